@@ -1,0 +1,292 @@
+package passthrough
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Dynamic host ports. In bridge network mode with host port 0 the ECS agent
+// picks each task's host port from ECS_DYNAMIC_HOST_PORT_RANGE, which
+// defaults to the kernel's ip_local_port_range: 32768-60999 on the
+// ECS-optimized Amazon Linux 2023 AMI. The cluster writes this range into the
+// agent's configuration explicitly, so the security group rules that
+// EC2 services open for it cannot drift from the ports the agent hands out.
+const (
+	DynamicPortLow  = 32768
+	DynamicPortHigh = 60999
+)
+
+// EC2CapacityProps configures the Auto Scaling group that runs the tasks of
+// EC2 services.
+type EC2CapacityProps struct {
+	// InstanceType of the container instances.
+	// Default: t3.medium.
+	InstanceType awsec2.InstanceType
+	// MachineImage of the container instances. It must run the ECS agent.
+	// Default: the ECS-optimized Amazon Linux 2023 AMI for the instance type's
+	// architecture.
+	MachineImage awsec2.IMachineImage
+	// MinCapacity is the smallest number of instances. Two keeps one instance
+	// in each of two Availability Zones, so the default two tasks of a service
+	// never share a zone.
+	// Default: 2.
+	MinCapacity *float64
+	// MaxCapacity is the largest number of instances that managed scaling may
+	// launch.
+	// Default: 6.
+	MaxCapacity *float64
+	// TargetCapacityPercent is the instance utilization that managed scaling
+	// aims for. Below 100 keeps spare instances so that tasks of a rolling
+	// deployment (maximum 200 %) are placed without waiting for a launch.
+	// Default: 100.
+	TargetCapacityPercent *float64
+	// ManagedTerminationProtection protects instances that run tasks from
+	// scale-in, as Security Hub control ECS.19 asks. It is off by default
+	// because, with it on, deleting the stack waits for instances that are
+	// protected while their tasks are still being stopped, and can hang until
+	// CloudFormation gives up. Managed draining, which is always on, already
+	// moves tasks off an instance before the Auto Scaling group terminates it,
+	// so scale-in never kills a running task without replacing it first.
+	// Default: false.
+	ManagedTerminationProtection *bool
+}
+
+// ClusterProps configures a [Cluster].
+type ClusterProps struct {
+	// Vpc to run the cluster in.
+	// Default: a new VPC over two Availability Zones, with public subnets for
+	// the load balancer, private subnets for tasks, one NAT gateway and flow
+	// logs to CloudWatch Logs (NLB access logs cover only TLS listeners, so
+	// flow logs are the traffic record of a passthrough load balancer).
+	Vpc awsec2.IVpc
+	// Cluster is an existing ECS cluster to run services on instead of a new
+	// one. Its Vpc must be set, and for EC2 services its instances' security
+	// groups must be known to it (cluster.Connections()), because the
+	// services add their ingress rules there.
+	// Default: a new cluster.
+	Cluster awsecs.ICluster
+	// CapacityProviderName of an existing cluster's EC2 capacity provider, used
+	// by EC2 services in their capacity provider strategy. Only with Cluster.
+	// Default: EC2 services on an existing cluster use the EC2 launch type.
+	CapacityProviderName *string
+	// EC2 adds an Auto Scaling group of container instances, with a capacity
+	// provider that scales it for the tasks of EC2 services.
+	// Default: none; the cluster runs Fargate services only.
+	EC2 *EC2CapacityProps
+	// ContainerInsights sets CloudWatch Container Insights on a new cluster.
+	// Default: awsecs.ContainerInsights_ENABLED.
+	ContainerInsights awsecs.ContainerInsights
+}
+
+// Cluster is an ECS cluster for passthrough services, on Fargate or on EC2
+// instances whose tasks use bridge networking with dynamic host ports.
+type Cluster struct {
+	constructs.Construct
+	// ECS is the ECS cluster.
+	ECS awsecs.ICluster
+	// Vpc is the cluster's VPC.
+	Vpc awsec2.IVpc
+	// AutoScalingGroup of the container instances; nil without EC2 capacity.
+	AutoScalingGroup awsautoscaling.AutoScalingGroup
+	// CapacityProvider that places EC2 services' tasks; nil without EC2
+	// capacity.
+	CapacityProvider awsecs.AsgCapacityProvider
+	// InstanceSecurityGroup of the container instances; nil without EC2
+	// capacity. EC2 services add their ingress rules to it.
+	InstanceSecurityGroup awsec2.ISecurityGroup
+
+	capacityProviderName *string
+	hasEC2               bool
+}
+
+// NewCluster creates the VPC (unless given), the ECS cluster and, with
+// props.EC2, its EC2 capacity.
+func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cluster {
+	c := &Cluster{}
+	constructs.NewConstruct_Override(c, scope, id)
+	if props == nil {
+		props = &ClusterProps{}
+	}
+
+	v := &validator{scope: c}
+	if props.Cluster != nil {
+		if props.Vpc != nil {
+			v.fail("Vpc", "", "cannot be set together with Cluster: the VPC is the existing cluster's")
+		}
+		if props.EC2 != nil {
+			v.fail("EC2", "", "cannot be set together with Cluster: add capacity to the existing cluster where it is defined, and pass its CapacityProviderName")
+		}
+	} else if props.CapacityProviderName != nil {
+		v.fail("CapacityProviderName", *props.CapacityProviderName, "is only for an existing Cluster; a new cluster creates its own capacity provider from EC2")
+	}
+	if e := props.EC2; e != nil {
+		v.intRange("EC2.MinCapacity", e.MinCapacity, 0, 10000)
+		v.intRange("EC2.MaxCapacity", e.MaxCapacity, 1, 10000)
+		v.intRange("EC2.TargetCapacityPercent", e.TargetCapacityPercent, 1, 100)
+		if lo, hi := float64OrDefault(e.MinCapacity, 2), float64OrDefault(e.MaxCapacity, 6); lo > hi && !isToken(lo) && !isToken(hi) {
+			v.failf("EC2.MaxCapacity", formatNumber(hi), "is below EC2.MinCapacity %s", formatNumber(lo))
+		}
+	}
+	v.check()
+
+	if props.Cluster != nil {
+		c.ECS = props.Cluster
+		c.Vpc = props.Cluster.Vpc()
+		c.capacityProviderName = props.CapacityProviderName
+		c.hasEC2 = true // an existing cluster may have instances; EC2 services check its security groups
+		return c
+	}
+
+	c.Vpc = props.Vpc
+	if c.Vpc == nil {
+		c.Vpc = newVpc(c)
+	}
+	insights := props.ContainerInsights
+	if insights == "" {
+		insights = awsecs.ContainerInsights_ENABLED
+	}
+	cluster := awsecs.NewCluster(c, jsii.String("Cluster"), &awsecs.ClusterProps{
+		Vpc:                 c.Vpc,
+		ContainerInsightsV2: insights,
+	})
+	c.ECS = cluster
+	if props.EC2 != nil {
+		c.addEC2Capacity(cluster, props.EC2)
+	}
+	return c
+}
+
+// instanceSecurityGroup is the group that EC2 services open their dynamic
+// port range in: the cluster's own instance group, or for an existing
+// cluster the one group it knows its instances by.
+func (c *Cluster) instanceSecurityGroup(v *validator) awsec2.ISecurityGroup {
+	if c.InstanceSecurityGroup != nil {
+		return c.InstanceSecurityGroup
+	}
+	if !c.hasEC2 {
+		v.failf("Cluster", *c.Node().Path(), "has no EC2 capacity; create it with ClusterProps.EC2, or use NewFargateService")
+		return nil
+	}
+	groups := *c.ECS.Connections().SecurityGroups()
+	if len(groups) != 1 {
+		v.failf("Cluster", *c.Node().Path(), "is an existing cluster with %d instance security groups; import it with exactly one (awsecs.ClusterAttributes.SecurityGroups) so that EC2 services can admit the load balancer on the dynamic port range", len(groups))
+		return nil
+	}
+	return groups[0]
+}
+
+func newVpc(scope constructs.Construct) awsec2.IVpc {
+	return awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
+		MaxAzs:      jsii.Number(2),
+		NatGateways: jsii.Number(1),
+		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
+			{Name: jsii.String("Public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
+			{Name: jsii.String("Private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(22)},
+		},
+		FlowLogs: &map[string]*awsec2.FlowLogOptions{
+			"FlowLog": {TrafficType: awsec2.FlowLogTrafficType_ALL},
+		},
+	})
+}
+
+func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps) {
+	instanceType := props.InstanceType
+	if instanceType == nil {
+		instanceType = awsec2.NewInstanceType(jsii.String("t3.medium"))
+	}
+	image := props.MachineImage
+	if image == nil {
+		hw := awsecs.AmiHardwareType_STANDARD
+		if instanceType.Architecture() == awsec2.InstanceArchitecture_ARM_64 {
+			hw = awsecs.AmiHardwareType_ARM
+		}
+		image = awsecs.EcsOptimizedImage_AmazonLinux2023(hw, nil)
+	}
+
+	// Container instances reach AWS APIs (ECS, ECR, S3 for image layers,
+	// CloudWatch Logs, Secrets Manager) over HTTPS only; the Amazon DNS server
+	// and the instance metadata service are not filtered by security groups.
+	sg := awsec2.NewSecurityGroup(c, jsii.String("InstanceSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:              c.Vpc,
+		Description:      jsii.String("ECS container instances: ingress only from passthrough load balancers"),
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS APIs and image registries"), nil)
+
+	userData := awsec2.UserData_ForLinux(nil)
+	launchTemplate := awsec2.NewLaunchTemplate(c, jsii.String("LaunchTemplate"), &awsec2.LaunchTemplateProps{
+		InstanceType:  instanceType,
+		MachineImage:  image,
+		UserData:      userData,
+		SecurityGroup: sg,
+		// IMDSv2 only, and a hop limit of 1 so that containers in bridge mode
+		// cannot reach the instance role's credentials through the metadata
+		// service: tasks get their own role from the ECS agent instead.
+		RequireImdsv2:           jsii.Bool(true),
+		HttpPutResponseHopLimit: jsii.Number(1),
+		Role: awsiam.NewRole(c, jsii.String("InstanceRole"), &awsiam.RoleProps{
+			AssumedBy: awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
+		}),
+		BlockDevices: &[]*awsec2.BlockDevice{{
+			DeviceName: jsii.String("/dev/xvda"),
+			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(30), &awsec2.EbsDeviceOptions{
+				Encrypted:  jsii.Bool(true),
+				VolumeType: awsec2.EbsDeviceVolumeType_GP3,
+			}),
+		}},
+	})
+
+	asg := awsautoscaling.NewAutoScalingGroup(c, jsii.String("AutoScalingGroup"), &awsautoscaling.AutoScalingGroupProps{
+		Vpc:            c.Vpc,
+		VpcSubnets:     &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
+		LaunchTemplate: launchTemplate,
+		MinCapacity:    float64OrDefaultPtr(props.MinCapacity, 2),
+		MaxCapacity:    float64OrDefaultPtr(props.MaxCapacity, 6),
+	})
+
+	protect := props.ManagedTerminationProtection != nil && *props.ManagedTerminationProtection
+	cp := awsecs.NewAsgCapacityProvider(c, jsii.String("CapacityProvider"), &awsecs.AsgCapacityProviderProps{
+		AutoScalingGroup:                   asg,
+		EnableManagedScaling:               jsii.Bool(true),
+		EnableManagedDraining:              jsii.Bool(true),
+		EnableManagedTerminationProtection: jsii.Bool(protect),
+		TargetCapacityPercent:              float64OrDefaultPtr(props.TargetCapacityPercent, 100),
+	})
+	// Registers the instances with the cluster (ECS_CLUSTER in the agent's
+	// configuration) and adds their security group to cluster.Connections().
+	cluster.AddAsgCapacityProvider(cp, nil)
+	userData.AddCommands(jsii.String(fmt.Sprintf("echo ECS_DYNAMIC_HOST_PORT_RANGE=%d-%d >> /etc/ecs/ecs.config", DynamicPortLow, DynamicPortHigh)))
+
+	c.AutoScalingGroup = asg
+	c.CapacityProvider = cp
+	c.InstanceSecurityGroup = sg
+	c.capacityProviderName = cp.CapacityProviderName()
+	c.hasEC2 = true
+}
+
+func float64OrDefault(p *float64, d float64) float64 {
+	if p == nil {
+		return d
+	}
+	return *p
+}
+
+func float64OrDefaultPtr(p *float64, d float64) *float64 {
+	if p == nil {
+		return jsii.Number(d)
+	}
+	return p
+}
+
+// Connections of the cluster's container instances (empty on a Fargate-only
+// cluster), so that a Cluster can be used wherever aws-cdk-go takes an
+// awsec2.IConnectable.
+func (c *Cluster) Connections() awsec2.Connections {
+	return c.ECS.Connections()
+}

@@ -1,0 +1,89 @@
+package passthrough
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// EC2ServiceProps configures a [Service] on the EC2 instances of a cluster.
+type EC2ServiceProps struct {
+	ServiceProps
+	// CPU units reserved for the container (1024 is one vCPU).
+	// Default: 256.
+	CPU *float64
+	// MemoryLimitMiB is the container's hard memory limit.
+	// Default: 512.
+	MemoryLimitMiB *float64
+	// MemoryReservationMiB is the soft limit the scheduler places tasks by.
+	// Default: none; MemoryLimitMiB is reserved.
+	MemoryReservationMiB *float64
+	// PlacementStrategies of the service's tasks.
+	// Default: spread across Availability Zones, then across instances.
+	PlacementStrategies []awsecs.PlacementStrategy
+}
+
+// NewEC2Service creates an EC2 service in bridge network mode with host port
+// 0: each task gets a dynamic host port, and the instance is registered as an
+// instance target on that port. The instances' security group admits the
+// load balancer on the whole dynamic port range, because the port of a task
+// is only known when it starts.
+func NewEC2Service(scope constructs.Construct, id *string, props *EC2ServiceProps) *Service {
+	s := newService(scope, id)
+	if props == nil {
+		props = &EC2ServiceProps{}
+	}
+	v := &validator{scope: s}
+	r := props.ServiceProps.validate(v)
+	v.intRange("CPU", props.CPU, 0, 10240*4)
+	v.intRange("MemoryLimitMiB", props.MemoryLimitMiB, 6, 1<<24)
+	v.intRange("MemoryReservationMiB", props.MemoryReservationMiB, 6, 1<<24)
+	if props.MemoryLimitMiB != nil && props.MemoryReservationMiB != nil && *props.MemoryReservationMiB > *props.MemoryLimitMiB {
+		v.failf("MemoryReservationMiB", formatNumber(*props.MemoryReservationMiB), "is above MemoryLimitMiB %s", formatNumber(*props.MemoryLimitMiB))
+	}
+	var instances awsec2.ISecurityGroup
+	if v.err == nil {
+		instances = r.Cluster.instanceSecurityGroup(v)
+	}
+	v.check()
+
+	td := awsecs.NewEc2TaskDefinition(s, jsii.String("TaskDefinition"), &awsecs.Ec2TaskDefinitionProps{
+		NetworkMode: awsecs.NetworkMode_BRIDGE,
+	})
+	s.addContainer(td, r, jsii.Number(0), containerLimits{
+		cpu:               float64OrDefaultPtr(props.CPU, defaultCPU),
+		memoryLimit:       float64OrDefaultPtr(props.MemoryLimitMiB, defaultMemoryLimit),
+		memoryReservation: props.MemoryReservationMiB,
+	})
+	d := r.deployment
+	placement := props.PlacementStrategies
+	if placement == nil {
+		placement = []awsecs.PlacementStrategy{
+			awsecs.PlacementStrategy_SpreadAcross(jsii.String(*awsecs.BuiltInAttributes_AVAILABILITY_ZONE())),
+			awsecs.PlacementStrategy_SpreadAcrossInstances(),
+		}
+	}
+	var strategies *[]*awsecs.CapacityProviderStrategy
+	if name := r.Cluster.capacityProviderName; name != nil {
+		strategies = &[]*awsecs.CapacityProviderStrategy{{CapacityProvider: name, Weight: jsii.Number(1)}}
+	}
+	svc := awsecs.NewEc2Service(s, jsii.String("Service"), &awsecs.Ec2ServiceProps{
+		Cluster:                    r.Cluster.ECS,
+		TaskDefinition:             td,
+		DesiredCount:               d.desiredCount,
+		MinHealthyPercent:          d.minHealthy,
+		MaxHealthyPercent:          d.maxHealthy,
+		CircuitBreaker:             d.circuitBreaker,
+		HealthCheckGracePeriod:     d.gracePeriod,
+		ServiceName:                r.ServiceName,
+		EnableECSManagedTags:       jsii.Bool(true),
+		PropagateTags:              awsecs.PropagatedTagSource_SERVICE,
+		PlacementStrategies:        &placement,
+		CapacityProviderStrategies: strategies,
+	})
+	s.attach(svc, r, elbv2.TargetType_INSTANCE, instances,
+		awsec2.Port_TcpRange(jsii.Number(DynamicPortLow), jsii.Number(DynamicPortHigh)))
+	return s
+}

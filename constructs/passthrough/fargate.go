@@ -1,0 +1,101 @@
+package passthrough
+
+import (
+	"fmt"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// FargateServiceProps configures a [Service] on Fargate.
+type FargateServiceProps struct {
+	ServiceProps
+	// CPU units of the task (256 is a quarter vCPU). With MemoryLimitMiB it
+	// must be a combination that Fargate offers.
+	// Default: 256.
+	CPU *float64
+	// MemoryLimitMiB of the task.
+	// Default: 512.
+	MemoryLimitMiB *float64
+	// VpcSubnets to run tasks in. Tasks never get a public IP address: they
+	// are reached through the load balancer only.
+	// Default: the private subnets.
+	VpcSubnets *awsec2.SubnetSelection
+	// PlatformVersion of Fargate.
+	// Default: LATEST.
+	PlatformVersion awsecs.FargatePlatformVersion
+}
+
+// fargateMemory lists, per CPU value, the memory sizes (MiB) Fargate offers.
+var fargateMemory = map[float64]func(m float64) bool{
+	256:   func(m float64) bool { return m == 512 || m == 1024 || m == 2048 },
+	512:   func(m float64) bool { return m >= 1024 && m <= 4096 && int(m)%1024 == 0 },
+	1024:  func(m float64) bool { return m >= 2048 && m <= 8192 && int(m)%1024 == 0 },
+	2048:  func(m float64) bool { return m >= 4096 && m <= 16384 && int(m)%1024 == 0 },
+	4096:  func(m float64) bool { return m >= 8192 && m <= 30720 && int(m)%1024 == 0 },
+	8192:  func(m float64) bool { return m >= 16384 && m <= 61440 && int(m)%4096 == 0 },
+	16384: func(m float64) bool { return m >= 32768 && m <= 122880 && int(m)%8192 == 0 },
+}
+
+// NewFargateService creates a Fargate service in awsvpc network mode whose
+// tasks are registered as ip targets on the container port, behind a TCP
+// listener of props.LoadBalancer.
+func NewFargateService(scope constructs.Construct, id *string, props *FargateServiceProps) *Service {
+	s := newService(scope, id)
+	if props == nil {
+		props = &FargateServiceProps{}
+	}
+	v := &validator{scope: s}
+	r := props.ServiceProps.validate(v)
+	cpu := float64OrDefault(props.CPU, defaultCPU)
+	memory := float64OrDefault(props.MemoryLimitMiB, defaultMemoryLimit)
+	if fits, known := fargateMemory[cpu]; !known && !isToken(cpu) {
+		v.failf("CPU", formatNumber(cpu), "is not a Fargate task size; use 256, 512, 1024, 2048, 4096, 8192 or 16384")
+	} else if known && !fits(memory) && !isToken(memory) {
+		v.failf("MemoryLimitMiB", formatNumber(memory), "is not offered by Fargate with CPU %s (see the task size table in the Amazon ECS developer guide)", formatNumber(cpu))
+	}
+	v.check()
+
+	td := awsecs.NewFargateTaskDefinition(s, jsii.String("TaskDefinition"), &awsecs.FargateTaskDefinitionProps{
+		Cpu:            jsii.Number(cpu),
+		MemoryLimitMiB: jsii.Number(memory),
+	})
+	s.addContainer(td, r, r.containerPort, containerLimits{})
+
+	// Egress is what the task itself needs: HTTPS to ECR, Secrets Manager and
+	// CloudWatch Logs. Connections a service makes to other services are
+	// added where they are granted.
+	sg := awsec2.NewSecurityGroup(s, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:              r.Cluster.Vpc,
+		Description:      jsii.String(fmt.Sprintf("Passthrough Fargate tasks: TLS from the load balancer on port %s only", formatNumber(*r.containerPort))),
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS APIs and image registries"), nil)
+
+	subnets := props.VpcSubnets
+	if subnets == nil {
+		subnets = &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
+	}
+	d := r.deployment
+	svc := awsecs.NewFargateService(s, jsii.String("Service"), &awsecs.FargateServiceProps{
+		Cluster:                r.Cluster.ECS,
+		TaskDefinition:         td,
+		DesiredCount:           d.desiredCount,
+		MinHealthyPercent:      d.minHealthy,
+		MaxHealthyPercent:      d.maxHealthy,
+		CircuitBreaker:         d.circuitBreaker,
+		HealthCheckGracePeriod: d.gracePeriod,
+		ServiceName:            r.ServiceName,
+		EnableECSManagedTags:   jsii.Bool(true),
+		PropagateTags:          awsecs.PropagatedTagSource_SERVICE,
+		AssignPublicIp:         jsii.Bool(false),
+		VpcSubnets:             subnets,
+		SecurityGroups:         &[]awsec2.ISecurityGroup{sg},
+		PlatformVersion:        props.PlatformVersion,
+	})
+	s.attach(svc, r, elbv2.TargetType_IP, sg, awsec2.Port_Tcp(r.containerPort))
+	return s
+}

@@ -1,0 +1,359 @@
+package passthrough
+
+import (
+	"fmt"
+	"regexp"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Defaults shared by EC2 and Fargate services. Each is a field of
+// [ServiceProps]; the reasons are in the field's doc comment.
+const (
+	DefaultListenerPort            = 443
+	DefaultContainerPort           = 8443
+	DefaultDesiredCount            = 2
+	DefaultHealthCheckInterval     = 10
+	DefaultHealthyThreshold        = 2
+	DefaultUnhealthyThreshold      = 2
+	DefaultHealthCheckTimeout      = 5
+	DefaultDeregistrationDelay     = 120
+	DefaultHealthCheckGracePeriod  = 60
+	DefaultStopTimeout             = 60
+	DefaultMinHealthyPercent       = 100
+	DefaultMaxHealthyPercent       = 200
+	DefaultContainerName           = "app"
+	defaultLogRetention            = awslogs.RetentionDays_ONE_MONTH
+	maxStopTimeout                 = 120
+	maxDeregistrationDelay         = 3600
+	minHealthCheckInterval         = 5
+	maxHealthCheckInterval         = 300
+	minThreshold, maxThreshold     = 2, 10
+	maxHealthCheckGracePeriod      = 2147483647
+	containerNamePattern           = `^[A-Za-z0-9_-]{1,255}$`
+	defaultCPU, defaultMemoryLimit = 256, 512
+)
+
+var containerName = regexp.MustCompile(containerNamePattern)
+
+// ServiceProps are the props that EC2 and Fargate services share.
+type ServiceProps struct {
+	// Cluster to run the service in. Required.
+	Cluster *Cluster
+	// LoadBalancer whose TCP listener passes the service's TLS connections
+	// through. It must be in the cluster's VPC. Required.
+	LoadBalancer *LoadBalancer
+	// Image of the container that terminates TLS. Required.
+	Image awsecs.ContainerImage
+	// ListenerPort clients connect to on the load balancer. Each service of a
+	// load balancer needs its own.
+	// Default: 443.
+	ListenerPort *float64
+	// ContainerPort the container listens on for TLS. Above 1023 by default,
+	// so the container can run as a non-root user.
+	// Default: 8443.
+	ContainerPort *float64
+	// ContainerName of the TLS container.
+	// Default: "app".
+	ContainerName *string
+	// DesiredCount of tasks. Two by default, so that the service survives the
+	// loss of one task or one Availability Zone, and tasks are spread across
+	// zones.
+	// Default: 2.
+	DesiredCount *float64
+	// Environment variables of the container. Certificates and keys do not
+	// belong here: use Secrets.
+	// Default: none.
+	Environment map[string]*string
+	// Secrets exposed to the container as environment variables. ECS reads
+	// them when a container starts, so a rotated secret reaches the service
+	// only with its next deployment.
+	// Default: none.
+	Secrets map[string]awsecs.Secret
+	// HealthCheckInterval between the load balancer's TCP health checks of a
+	// target. Ten seconds (aws-cdk-lib's patterns use 30) so that with two
+	// failed checks a broken target leaves rotation within about 20 seconds.
+	// Default: 10 seconds.
+	HealthCheckInterval awscdk.Duration
+	// HealthyThresholdCount is how many consecutive passed checks make a new
+	// target healthy. Two, the NLB minimum (aws-cdk-lib's patterns use 5),
+	// halves the time a rolling deployment waits for each new task.
+	// Default: 2.
+	HealthyThresholdCount *float64
+	// UnhealthyThresholdCount is how many consecutive failed checks take a
+	// target out of rotation.
+	// Default: 2.
+	UnhealthyThresholdCount *float64
+	// DeregistrationDelay is how long a draining target keeps its
+	// connections before ECS stops the task; ECS sends SIGTERM only after it.
+	// The 300 second default of Elastic Load Balancing is shortened, but not
+	// below the time a Network Load Balancer keeps opening new connections to
+	// a target after its deregistration starts: about 120 seconds, as measured
+	// and reported in aws/containers-roadmap#470 ("the effective minimum delay
+	// seems to be 120 seconds") and kubernetes-sigs/aws-load-balancer-controller#2366
+	// ("deregistration takes at least 2 minutes regardless of the
+	// deregistration delay setting"). A shorter delay lets ECS stop a task
+	// that still receives new connections, and those connections are reset.
+	// Default: 120 seconds.
+	DeregistrationDelay awscdk.Duration
+	// HealthCheckGracePeriod during which ECS ignores the load balancer's
+	// health status of a new task. It covers the time an NLB takes to start
+	// health checks on a newly registered target.
+	// Default: 60 seconds.
+	HealthCheckGracePeriod awscdk.Duration
+	// StopTimeout is how long ECS waits after SIGTERM before it kills the
+	// container. SIGTERM comes after the deregistration delay, so this only
+	// has to cover the connections still open then. At most 120 seconds.
+	// Default: 60 seconds.
+	StopTimeout awscdk.Duration
+	// MinHealthyPercent of DesiredCount that stays running during a
+	// deployment. 100 (aws-cdk-lib's default is 50) so that a rollout never
+	// lowers capacity: new tasks start before old ones drain.
+	// Default: 100.
+	MinHealthyPercent *float64
+	// MaxHealthyPercent of DesiredCount that may run during a deployment.
+	// Default: 200.
+	MaxHealthyPercent *float64
+	// CircuitBreaker stops a deployment whose tasks keep failing. On with
+	// rollback by default (aws-cdk-lib leaves it off), so a broken image or
+	// certificate rolls back to the last working deployment by itself.
+	// Default: enabled, with rollback.
+	CircuitBreaker *awsecs.DeploymentCircuitBreaker
+	// LogRetention of the container's CloudWatch Logs log group.
+	// Default: one month.
+	LogRetention awslogs.RetentionDays
+	// ReadonlyRootFilesystem mounts the container's root file system read
+	// only, so a compromised process cannot change the image's binaries or
+	// certificates' trust stores.
+	// Default: true.
+	ReadonlyRootFilesystem *bool
+	// ServiceName of the ECS service.
+	// Default: a name generated by CloudFormation.
+	ServiceName *string
+}
+
+// Service is an ECS service reachable through a TCP listener of a
+// [LoadBalancer], with its own target group.
+type Service struct {
+	constructs.Construct
+	// Service is the ECS service (an awsecs.FargateService or
+	// awsecs.Ec2Service).
+	Service awsecs.BaseService
+	// TaskDefinition of the service.
+	TaskDefinition awsecs.TaskDefinition
+	// Container that terminates TLS.
+	Container awsecs.ContainerDefinition
+	// LogGroup of the container.
+	LogGroup awslogs.LogGroup
+	// TargetGroup the load balancer forwards the listener's connections to.
+	TargetGroup elbv2.NetworkTargetGroup
+	// Listener on the load balancer, TCP on ListenerPort.
+	Listener elbv2.NetworkListener
+	// LoadBalancer the service is attached to.
+	LoadBalancer *LoadBalancer
+	// SecurityGroup that admits the load balancer to the service's targets: a
+	// Fargate service's own group, or an EC2 cluster's instance group, which
+	// every task on those instances shares. In bridge mode the isolation
+	// between services therefore comes from the listener -> target group
+	// mapping, not from security groups.
+	SecurityGroup awsec2.ISecurityGroup
+	// ListenerPort of the service's listener.
+	ListenerPort *float64
+	// ContainerPort the container listens on.
+	ContainerPort *float64
+}
+
+// resolved holds ServiceProps with the defaults applied.
+type resolved struct {
+	*ServiceProps
+	listenerPort, containerPort, desiredCount *float64
+	containerName                             *string
+	deployment                                deployment
+}
+
+type deployment struct {
+	desiredCount, minHealthy, maxHealthy *float64
+	circuitBreaker                       *awsecs.DeploymentCircuitBreaker
+	gracePeriod                          awscdk.Duration
+}
+
+func newService(scope constructs.Construct, id *string) *Service {
+	s := &Service{}
+	constructs.NewConstruct_Override(s, scope, id)
+	return s
+}
+
+// validate checks the shared props and claims the listener port; launch-type
+// checks run on the same validator before it panics.
+func (p *ServiceProps) validate(v *validator) *resolved {
+	v.required("Cluster", p.Cluster != nil)
+	v.required("LoadBalancer", p.LoadBalancer != nil)
+	v.required("Image", p.Image != nil)
+	v.intRange("ListenerPort", p.ListenerPort, 1, 65535)
+	v.intRange("ContainerPort", p.ContainerPort, 1, 65535)
+	v.intRange("DesiredCount", p.DesiredCount, 1, 10000)
+	v.intRange("HealthyThresholdCount", p.HealthyThresholdCount, minThreshold, maxThreshold)
+	v.intRange("UnhealthyThresholdCount", p.UnhealthyThresholdCount, minThreshold, maxThreshold)
+	v.intRange("MinHealthyPercent", p.MinHealthyPercent, 0, 100)
+	v.intRange("MaxHealthyPercent", p.MaxHealthyPercent, 100, 200)
+	v.seconds("HealthCheckInterval", p.HealthCheckInterval, minHealthCheckInterval, maxHealthCheckInterval)
+	v.seconds("DeregistrationDelay", p.DeregistrationDelay, 0, maxDeregistrationDelay)
+	v.seconds("StopTimeout", p.StopTimeout, 2, maxStopTimeout)
+	v.seconds("HealthCheckGracePeriod", p.HealthCheckGracePeriod, 0, maxHealthCheckGracePeriod)
+	if p.ContainerName != nil && !containerName.MatchString(*p.ContainerName) {
+		v.failf("ContainerName", fmt.Sprintf("%q", *p.ContainerName), "must be 1 to 255 letters, digits, hyphens or underscores")
+	}
+	r := &resolved{
+		ServiceProps:  p,
+		listenerPort:  float64OrDefaultPtr(p.ListenerPort, DefaultListenerPort),
+		containerPort: float64OrDefaultPtr(p.ContainerPort, DefaultContainerPort),
+		desiredCount:  float64OrDefaultPtr(p.DesiredCount, DefaultDesiredCount),
+		containerName: p.ContainerName,
+	}
+	if r.containerName == nil {
+		r.containerName = jsii.String(DefaultContainerName)
+	}
+	r.deployment = deployment{
+		desiredCount:   r.desiredCount,
+		minHealthy:     float64OrDefaultPtr(p.MinHealthyPercent, DefaultMinHealthyPercent),
+		maxHealthy:     float64OrDefaultPtr(p.MaxHealthyPercent, DefaultMaxHealthyPercent),
+		circuitBreaker: p.CircuitBreaker,
+		gracePeriod:    p.HealthCheckGracePeriod,
+	}
+	if r.deployment.circuitBreaker == nil {
+		r.deployment.circuitBreaker = &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)}
+	}
+	if r.deployment.gracePeriod == nil {
+		r.deployment.gracePeriod = awscdk.Duration_Seconds(jsii.Number(DefaultHealthCheckGracePeriod))
+	}
+	if v.err == nil && p.Cluster != nil && p.LoadBalancer != nil && p.Cluster.Vpc != p.LoadBalancer.Vpc {
+		if *p.Cluster.Vpc.VpcId() != *p.LoadBalancer.Vpc.VpcId() {
+			v.failf("LoadBalancer", *p.LoadBalancer.Node().Path(), "is in another VPC than cluster %s; an NLB can only reach targets in its own VPC", *p.Cluster.Node().Path())
+		}
+	}
+	if v.err == nil {
+		p.LoadBalancer.claimListenerPort(v, r.listenerPort)
+	}
+	return r
+}
+
+// containerLimits are set on the container in bridge mode; on Fargate the
+// task's size limits it.
+type containerLimits struct {
+	cpu, memoryLimit, memoryReservation *float64
+}
+
+// addContainer adds the TLS container to the task definition. hostPort is
+// the container port for awsvpc and 0 (dynamic) for bridge network mode.
+func (s *Service) addContainer(td awsecs.TaskDefinition, r *resolved, hostPort *float64, limits containerLimits) {
+	retention := r.LogRetention
+	if retention == "" {
+		retention = defaultLogRetention
+	}
+	s.LogGroup = awslogs.NewLogGroup(s, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: retention})
+	stopTimeout := r.StopTimeout
+	if stopTimeout == nil {
+		stopTimeout = awscdk.Duration_Seconds(jsii.Number(DefaultStopTimeout))
+	}
+	var env *map[string]*string
+	if r.Environment != nil {
+		env = &r.Environment
+	}
+	var secrets *map[string]awsecs.Secret
+	if r.Secrets != nil {
+		secrets = &r.Secrets
+	}
+	s.Container = td.AddContainer(r.containerName, &awsecs.ContainerDefinitionOptions{
+		Image:                r.Image,
+		Cpu:                  limits.cpu,
+		MemoryLimitMiB:       limits.memoryLimit,
+		MemoryReservationMiB: limits.memoryReservation,
+		Environment:          env,
+		Secrets:              secrets,
+		Logging: awsecs.LogDriver_AwsLogs(&awsecs.AwsLogDriverProps{
+			StreamPrefix: r.containerName,
+			LogGroup:     s.LogGroup,
+		}),
+		PortMappings: &[]*awsecs.PortMapping{{
+			ContainerPort: r.containerPort,
+			HostPort:      hostPort,
+			Protocol:      awsecs.Protocol_TCP,
+		}},
+		StopTimeout:            stopTimeout,
+		ReadonlyRootFilesystem: jsii.Bool(r.ReadonlyRootFilesystem == nil || *r.ReadonlyRootFilesystem),
+	})
+	s.TaskDefinition = td
+	s.ContainerPort = r.containerPort
+}
+
+// attach wires the service to its load balancer: a TCP target group with
+// TCP health checks on the traffic port, a TCP listener, the listener port
+// opened to the load balancer's clients, and targetPort opened from the load
+// balancer's security group to targets (both the NLB's egress and the
+// targets' ingress rule).
+func (s *Service) attach(svc awsecs.BaseService, r *resolved, targetType elbv2.TargetType, targets awsec2.ISecurityGroup, targetPort awsec2.Port) {
+	lb := r.LoadBalancer
+	s.Service = svc
+	s.LoadBalancer = lb
+	s.SecurityGroup = targets
+	s.ListenerPort = r.listenerPort
+
+	interval := r.HealthCheckInterval
+	if interval == nil {
+		interval = awscdk.Duration_Seconds(jsii.Number(DefaultHealthCheckInterval))
+	}
+	dereg := r.DeregistrationDelay
+	if dereg == nil {
+		dereg = awscdk.Duration_Seconds(jsii.Number(DefaultDeregistrationDelay))
+	}
+	s.TargetGroup = elbv2.NewNetworkTargetGroup(s, jsii.String("TargetGroup"), &elbv2.NetworkTargetGroupProps{
+		Vpc:        lb.Vpc,
+		Port:       r.containerPort,
+		Protocol:   elbv2.Protocol_TCP,
+		TargetType: targetType,
+		HealthCheck: &elbv2.HealthCheck{
+			Protocol: elbv2.Protocol_TCP,
+			// The traffic port is the only one a dynamic-port target can be
+			// checked on, and the one that proves the service accepts
+			// connections.
+			Port:                    jsii.String("traffic-port"),
+			Interval:                interval,
+			Timeout:                 awscdk.Duration_Seconds(jsii.Number(DefaultHealthCheckTimeout)),
+			HealthyThresholdCount:   float64OrDefaultPtr(r.HealthyThresholdCount, DefaultHealthyThreshold),
+			UnhealthyThresholdCount: float64OrDefaultPtr(r.UnhealthyThresholdCount, DefaultUnhealthyThreshold),
+		},
+		DeregistrationDelay: dereg,
+		// Off for every target type, set explicitly because instance targets
+		// default to on: with it on, a task that calls its own load balancer
+		// through the NLB's private addresses can be routed back to its own
+		// instance, and the connection times out (hairpinning). Targets admit
+		// the load balancer by its security group, which works either way.
+		PreserveClientIp: jsii.Bool(false),
+	})
+	s.TargetGroup.AddTarget(svc.LoadBalancerTarget(&awsecs.LoadBalancerTargetOptions{
+		ContainerName: r.containerName,
+		ContainerPort: r.containerPort,
+		Protocol:      awsecs.Protocol_TCP,
+	}))
+	s.Listener = elbv2.NewNetworkListener(s, jsii.String("Listener"), &elbv2.NetworkListenerProps{
+		LoadBalancer:        lb.NLB,
+		Port:                r.listenerPort,
+		Protocol:            elbv2.Protocol_TCP,
+		DefaultTargetGroups: &[]elbv2.INetworkTargetGroup{s.TargetGroup},
+	})
+	lb.allowClients(awsec2.Port_Tcp(r.listenerPort))
+	targets.Connections().AllowFrom(lb.SecurityGroup, targetPort, jsii.String("Passthrough load balancer to targets"))
+}
+
+// Connections of the security group that admits the load balancer to the
+// service's targets (see SecurityGroup), so that a Service can be used
+// wherever aws-cdk-go takes an awsec2.IConnectable.
+func (s *Service) Connections() awsec2.Connections {
+	return s.SecurityGroup.Connections()
+}
