@@ -111,6 +111,7 @@ func NewLoadBalancer(scope constructs.Construct, id *string, props *LoadBalancer
 		Description:      jsii.String(description),
 		AllowAllOutbound: jsii.Bool(false),
 	})
+	keepEgressClosed(sg)
 	lb.SecurityGroup = sg
 
 	crossZone := props.CrossZoneEnabled == nil || *props.CrossZoneEnabled
@@ -175,4 +176,19 @@ func (lb *LoadBalancer) allowClients(port awsec2.Port) {
 // lb.Connections().AllowFrom(peer, port) admits more clients.
 func (lb *LoadBalancer) Connections() awsec2.Connections {
 	return lb.SecurityGroup.Connections()
+}
+
+// keepEgressClosed gives a security group created with AllowAllOutbound
+// false an inline egress rule that matches no traffic and that later rules
+// do not remove. aws-cdk-lib drops its own such placeholder as soon as any
+// egress rule is added, even one to another security group, which it writes
+// as a separate AWS::EC2::SecurityGroupEgress resource; the group is then
+// created with no inline egress at all, and EC2 gives such a group its
+// default rule allowing all outbound traffic. The rule differs from
+// aws-cdk-lib's placeholder (ICMP type 252 code 86) only in its code, so that
+// aws-cdk-lib does not recognise and remove it.
+func keepEgressClosed(sg awsec2.SecurityGroup) {
+	sg.AddEgressRule(awsec2.Peer_Ipv4(jsii.String("255.255.255.255/32")),
+		awsec2.Port_IcmpTypeAndCode(jsii.Number(252), jsii.Number(0)),
+		jsii.String("No egress but the rules declared for this group"), jsii.Bool(false))
 }
