@@ -1,6 +1,7 @@
 package passthrough_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -103,4 +104,12 @@ func newFargate(f *fixture, id string, props passthrough.ServiceProps, cpu, memo
 
 func awsecsImage() awsecs.ContainerImage {
 	return awsecs.ContainerImage_FromRegistry(jsii.String("example/tls:1"), nil)
+}
+
+func jsonString(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }
