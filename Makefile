@@ -1,0 +1,38 @@
+# Passthrough's two commands:
+#
+#   make synth   synthesizes every example stack into cdk.out/
+#   make test    runs gofmt, go vet and every test
+#
+# Both first install the tools pinned in package.json into node_modules/: the
+# AWS CDK CLI and a Node.js release that jsii supports (Node.js builds are
+# published as npm packages). The machine's own Node.js, which only has to
+# run npm, is left as it is, and so is the environment outside these
+# commands. Go's own module download happens on first build.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+
+TOOLS := node_modules/.tools-installed
+
+.PHONY: synth test tools clean
+
+synth: $(TOOLS)
+	cdk synth --quiet --no-notices
+	@echo "Templates written to cdk.out/:" && ls cdk.out/*.template.json
+
+test: $(TOOLS)
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+	go vet ./...
+	go test ./...
+
+tools: $(TOOLS)
+
+$(TOOLS): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@node --version && cdk --version
+	@touch $@
+
+clean:
+	rm -rf cdk.out node_modules

@@ -1,0 +1,255 @@
+package test
+
+import (
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+
+	"github.com/passthrough-cdk/passthrough/internal/cdktest"
+)
+
+const (
+	typeListener      = "AWS::ElasticLoadBalancingV2::Listener"
+	typeTargetGroup   = "AWS::ElasticLoadBalancingV2::TargetGroup"
+	typeLoadBalancer  = "AWS::ElasticLoadBalancingV2::LoadBalancer"
+	typeService       = "AWS::ECS::Service"
+	typeTaskDef       = "AWS::ECS::TaskDefinition"
+	typeSecurityGroup = "AWS::EC2::SecurityGroup"
+	typeIngress       = "AWS::EC2::SecurityGroupIngress"
+)
+
+// The load balancer never terminates TLS: TCP listeners only, and no
+// certificate or TLS policy anywhere in the template.
+func TestExamplesPassTLSThrough(t *testing.T) {
+	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+		listeners := tpl.Resources(typeListener)
+		if len(listeners) == 0 {
+			t.Fatal("no listener")
+		}
+		for id, l := range listeners {
+			if l["Protocol"] != "TCP" {
+				t.Errorf("listener %s protocol %v, want TCP", id, l["Protocol"])
+			}
+		}
+		raw, _ := json.Marshal(tpl.JSON())
+		for _, key := range []string{`"Certificates"`, `"SslPolicy"`, `"AlpnPolicy"`, "AWS::ElasticLoadBalancingV2::ListenerCertificate", "AWS::CertificateManager::Certificate"} {
+			if strings.Contains(string(raw), key) {
+				t.Errorf("template contains %s", key)
+			}
+		}
+	})
+}
+
+// Each service has its own target group behind its own listener, and the
+// target group checks health over TCP on the traffic port with the
+// passthrough defaults. Expected values are literals, not the package's
+// constants, so that changing a default fails here as well as in the
+// snapshot.
+func TestExamplesTargetGroupPerService(t *testing.T) {
+	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+		services := tpl.Resources(typeService)
+		groups := tpl.Resources(typeTargetGroup)
+		listeners := tpl.Resources(typeListener)
+		if len(groups) != len(services) || len(listeners) != len(services) {
+			t.Errorf("%d services, %d target groups, %d listeners; want one of each per service", len(services), len(groups), len(listeners))
+		}
+		forwarded := map[string]string{}
+		for id, l := range listeners {
+			tg := refOf(t, forwardTarget(t, l))
+			if other, dup := forwarded[tg]; dup {
+				t.Errorf("listeners %s and %s share target group %s", other, id, tg)
+			}
+			forwarded[tg] = id
+		}
+		for id, svc := range services {
+			lbs, _ := svc["LoadBalancers"].([]any)
+			if len(lbs) != 1 {
+				t.Errorf("service %s has %d load balancer attachments, want 1", id, len(lbs))
+				continue
+			}
+			tg := refOf(t, lbs[0].(map[string]any)["TargetGroupArn"])
+			if _, ok := forwarded[tg]; !ok {
+				t.Errorf("service %s is registered in target group %s, which no listener forwards to", id, tg)
+			}
+		}
+		tpl.CountWith(typeTargetGroup, map[string]any{
+			"Protocol":                   "TCP",
+			"HealthCheckProtocol":        "TCP",
+			"HealthCheckPort":            "traffic-port",
+			"HealthCheckIntervalSeconds": 10,
+			"HealthyThresholdCount":      2,
+			"UnhealthyThresholdCount":    2,
+			"TargetGroupAttributes": assertions.Match_ArrayWith(&[]any{
+				map[string]any{"Key": "deregistration_delay.timeout_seconds", "Value": "120"},
+				map[string]any{"Key": "preserve_client_ip.enabled", "Value": "false"},
+			}),
+		}, len(groups))
+	})
+}
+
+// Fargate tasks are ip targets on their container port; EC2 tasks use bridge
+// networking with dynamic host ports and are instance targets.
+func TestExamplesLaunchTypeNetworking(t *testing.T) {
+	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+		for id, td := range tpl.Resources(typeTaskDef) {
+			mode := td["NetworkMode"]
+			for _, c := range td["ContainerDefinitions"].([]any) {
+				for _, pm := range c.(map[string]any)["PortMappings"].([]any) {
+					m := pm.(map[string]any)
+					switch mode {
+					case "bridge":
+						if m["HostPort"] != 0.0 {
+							t.Errorf("%s: bridge port mapping %v, want HostPort 0", id, m)
+						}
+					case "awsvpc":
+						if m["HostPort"] != m["ContainerPort"] {
+							t.Errorf("%s: awsvpc port mapping %v, want HostPort = ContainerPort", id, m)
+						}
+					default:
+						t.Errorf("%s: network mode %v, want bridge or awsvpc", id, mode)
+					}
+				}
+			}
+			want := map[any]string{"bridge": "instance", "awsvpc": "ip"}[mode]
+			tpl.CountWith(typeTargetGroup, map[string]any{"TargetType": want}, len(tpl.Resources(typeTargetGroup)))
+		}
+	})
+}
+
+// Deployments roll back by themselves and never lower capacity.
+func TestExamplesDeploymentSafety(t *testing.T) {
+	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+		tpl.CountWith(typeService, map[string]any{
+			"DesiredCount":                  assertions.Match_AnyValue(),
+			"HealthCheckGracePeriodSeconds": 60,
+			"DeploymentConfiguration": map[string]any{
+				"DeploymentCircuitBreaker": map[string]any{"Enable": true, "Rollback": true},
+				"MinimumHealthyPercent":    100,
+				"MaximumPercent":           200,
+			},
+		}, len(tpl.Resources(typeService)))
+		for id, svc := range tpl.Resources(typeService) {
+			if n, _ := svc["DesiredCount"].(float64); n < 2 {
+				t.Errorf("service %s desired count %v, want at least 2", id, svc["DesiredCount"])
+			}
+		}
+		tpl.Has("AWS::ECS::Cluster", map[string]any{
+			"ClusterSettings": []any{map[string]any{"Name": "containerInsights", "Value": "enabled"}},
+		})
+		for id, lg := range tpl.Resources("AWS::Logs::LogGroup") {
+			if lg["RetentionInDays"] == nil {
+				t.Errorf("log group %s keeps logs forever", id)
+			}
+		}
+		for id, td := range tpl.Resources(typeTaskDef) {
+			for _, c := range td["ContainerDefinitions"].([]any) {
+				m := c.(map[string]any)
+				if m["ReadonlyRootFilesystem"] != true {
+					t.Errorf("%s: container %v has a writable root file system", id, m["Name"])
+				}
+				if _, ok := m["LogConfiguration"]; !ok {
+					t.Errorf("%s: container %v has no log configuration", id, m["Name"])
+				}
+			}
+		}
+	})
+}
+
+// The NLB is created with its security group, which clients reach on the
+// listener ports only; targets are reachable from that group only; no other
+// ingress exists; and the DNS name is a stack output.
+func TestExamplesSecurityGroupsAdmitOnlyTheListenerPath(t *testing.T) {
+	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+		nlbGroups := map[string]bool{}
+		for id, lb := range tpl.Resources(typeLoadBalancer) {
+			sgs, _ := lb["SecurityGroups"].([]any)
+			if len(sgs) == 0 {
+				t.Errorf("load balancer %s has no security group (one can only be attached at creation)", id)
+			}
+			for _, sg := range sgs {
+				nlbGroups[getAttOf(t, sg)] = true
+			}
+		}
+		var listenerPorts []float64
+		for _, l := range tpl.Resources(typeListener) {
+			listenerPorts = append(listenerPorts, l["Port"].(float64))
+		}
+		for id, sg := range tpl.Resources(typeSecurityGroup) {
+			egress, _ := sg["SecurityGroupEgress"].([]any)
+			if len(egress) == 0 {
+				t.Errorf("security group %s has no inline egress rule, so EC2 gives it allow-all egress", id)
+			}
+			ingress, _ := sg["SecurityGroupIngress"].([]any)
+			if !nlbGroups[id] {
+				if len(ingress) > 0 {
+					t.Errorf("security group %s admits %v; only load balancer groups take client traffic", id, ingress)
+				}
+				continue
+			}
+			for _, r := range ingress {
+				rule := r.(map[string]any)
+				from, to := rule["FromPort"].(float64), rule["ToPort"].(float64)
+				if rule["IpProtocol"] != "tcp" || from != to || !slices.Contains(listenerPorts, from) {
+					t.Errorf("load balancer group %s admits %v, which is not a listener port", id, rule)
+				}
+			}
+		}
+		// Separate ingress rules: only from a load balancer's group.
+		for id, rule := range tpl.Resources(typeIngress) {
+			src := getAttOf(t, rule["SourceSecurityGroupId"])
+			if !nlbGroups[src] {
+				t.Errorf("ingress rule %s admits %v, not a load balancer's security group", id, rule)
+			}
+			if rule["CidrIp"] != nil || rule["CidrIpv6"] != nil {
+				t.Errorf("ingress rule %s admits an address range: %v", id, rule)
+			}
+		}
+		outputs, _ := tpl.JSON()["Outputs"].(map[string]any)
+		found := false
+		for _, o := range outputs {
+			v, _ := json.Marshal(o.(map[string]any)["Value"])
+			found = found || strings.Contains(string(v), `"DNSName"`)
+		}
+		if !found {
+			t.Error("no stack output holds the load balancer's DNS name")
+		}
+	})
+}
+
+func forwardTarget(t *testing.T, listener map[string]any) any {
+	t.Helper()
+	actions, _ := listener["DefaultActions"].([]any)
+	if len(actions) != 1 {
+		t.Fatalf("listener has %d default actions, want 1 forward", len(actions))
+	}
+	a := actions[0].(map[string]any)
+	if a["Type"] != "forward" {
+		t.Fatalf("listener action %v, want forward", a)
+	}
+	return a["TargetGroupArn"]
+}
+
+// refOf returns the logical ID in {"Ref": ID}.
+func refOf(t *testing.T, v any) string {
+	t.Helper()
+	m, _ := v.(map[string]any)
+	id, ok := m["Ref"].(string)
+	if !ok {
+		t.Fatalf("%v is not a Ref", v)
+	}
+	return id
+}
+
+// getAttOf returns the logical ID in {"Fn::GetAtt": [ID, attr]}.
+func getAttOf(t *testing.T, v any) string {
+	t.Helper()
+	m, _ := v.(map[string]any)
+	ga, _ := m["Fn::GetAtt"].([]any)
+	if len(ga) != 2 {
+		t.Fatalf("%v is not a Fn::GetAtt", v)
+	}
+	return ga[0].(string)
+}
