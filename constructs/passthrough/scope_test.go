@@ -130,7 +130,7 @@ func TestEC2CapacityDefaults(t *testing.T) {
 				"DeviceName": "/dev/xvda",
 				"Ebs":        map[string]any{"Encrypted": true, "VolumeSize": 30, "VolumeType": "gp3"},
 			}},
-			"ImageId":  assertions.Match_ObjectLike(&map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("ecsoptimizedamiamazonlinux2023"))}),
+			"ImageId": assertions.Match_ObjectLike(&map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("ecsoptimizedamiamazonlinux2023"))}),
 		}),
 	})
 	tpl.Has("AWS::AutoScaling::AutoScalingGroup", map[string]any{"MinSize": "2", "MaxSize": "6"})

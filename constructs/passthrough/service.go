@@ -67,8 +67,15 @@ type ServiceProps struct {
 	// zones.
 	// Default: 2.
 	DesiredCount *float64
-	// Environment variables of the container. Certificates and keys do not
-	// belong here: use Secrets.
+	// Certificate delivers the container's certificate, private key and
+	// optional client CA bundle from Secrets Manager as the environment
+	// variables TLS_CERT, TLS_KEY and TLS_CLIENT_CA, and lets the task's
+	// execution role read exactly that secret.
+	// Default: none; the image brings its own certificate.
+	Certificate *Certificate
+	// Environment variables of the container. Certificates and keys never
+	// belong here (TLS_CERT, TLS_KEY and TLS_CLIENT_CA are refused): they
+	// would be readable in the template and the task definition.
 	// Default: none.
 	Environment map[string]*string
 	// Secrets exposed to the container as environment variables. ECS reads
@@ -206,6 +213,15 @@ func (p *ServiceProps) validate(v *validator) *resolved {
 	v.seconds("DeregistrationDelay", p.DeregistrationDelay, 0, maxDeregistrationDelay)
 	v.seconds("StopTimeout", p.StopTimeout, 2, maxStopTimeout)
 	v.seconds("HealthCheckGracePeriod", p.HealthCheckGracePeriod, 0, maxHealthCheckGracePeriod)
+	p.Certificate.validate(v)
+	for _, name := range []string{EnvCertificate, EnvPrivateKey, EnvClientCA} {
+		if _, plain := p.Environment[name]; plain {
+			v.failf("Environment", name, "would put key material in the template in plain text; deliver it with Certificate (or Secrets)")
+		}
+		if _, dup := p.Secrets[name]; dup && p.Certificate != nil {
+			v.failf("Secrets", name, "is also set by Certificate; set it in one place")
+		}
+	}
 	if p.ContainerName != nil && !containerName.MatchString(*p.ContainerName) {
 		v.failf("ContainerName", fmt.Sprintf("%q", *p.ContainerName), "must be 1 to 255 letters, digits, hyphens or underscores")
 	}
@@ -266,8 +282,17 @@ func (s *Service) addContainer(td awsecs.TaskDefinition, r *resolved, hostPort *
 		env = &r.Environment
 	}
 	var secrets *map[string]awsecs.Secret
-	if r.Secrets != nil {
-		secrets = &r.Secrets
+	if r.Secrets != nil || r.Certificate != nil {
+		merged := map[string]awsecs.Secret{}
+		for k, v := range r.Secrets {
+			merged[k] = v
+		}
+		if r.Certificate != nil {
+			for k, v := range r.Certificate.secrets() {
+				merged[k] = v
+			}
+		}
+		secrets = &merged
 	}
 	s.Container = td.AddContainer(r.containerName, &awsecs.ContainerDefinitionOptions{
 		Image:                r.Image,
@@ -288,6 +313,9 @@ func (s *Service) addContainer(td awsecs.TaskDefinition, r *resolved, hostPort *
 		StopTimeout:            stopTimeout,
 		ReadonlyRootFilesystem: jsii.Bool(r.ReadonlyRootFilesystem == nil || *r.ReadonlyRootFilesystem),
 	})
+	if r.Certificate != nil && r.Certificate.EncryptionKey != nil {
+		r.Certificate.EncryptionKey.GrantDecrypt(td.ObtainExecutionRole())
+	}
 	s.TaskDefinition = td
 	s.ContainerPort = r.containerPort
 }

@@ -1,0 +1,119 @@
+package passthrough_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
+	"github.com/passthrough-cdk/passthrough/internal/cdktest"
+)
+
+const certArn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:passthrough/demo-AbCdEf"
+
+func withCertificate(f *fixture, cert *passthrough.Certificate) *passthrough.Service {
+	p := f.service(443)
+	p.Certificate = cert
+	return newFargate(f, "Api", p, 256, 512)
+}
+
+func TestCertificateArrivesAsECSSecretsNeverAsEnvironment(t *testing.T) {
+	f := newFixture(t, false)
+	secret := awssecretsmanager.Secret_FromSecretCompleteArn(f.stack, jsii.String("Cert"), jsii.String(certArn))
+	withCertificate(f, &passthrough.Certificate{Secret: secret, ClientCAField: jsii.String("clientCA")})
+	tpl := f.template(t)
+
+	tpl.Has(typeTaskDef, map[string]any{
+		"ContainerDefinitions": []any{assertions.Match_ObjectLike(&map[string]any{
+			"Secrets": []any{
+				map[string]any{"Name": "TLS_CERT", "ValueFrom": certArn + ":certificate::"},
+				map[string]any{"Name": "TLS_CLIENT_CA", "ValueFrom": certArn + ":clientCA::"},
+				map[string]any{"Name": "TLS_KEY", "ValueFrom": certArn + ":privateKey::"},
+			},
+			"Environment": assertions.Match_Absent(),
+		})},
+	})
+	raw, _ := json.Marshal(tpl.JSON())
+	if strings.Contains(string(raw), "BEGIN") {
+		t.Error("template contains PEM material")
+	}
+}
+
+// The execution role, which ECS uses to fetch secrets, may read exactly the
+// certificate secret and nothing else of Secrets Manager.
+func TestExecutionRoleReadsExactlyTheCertificateSecret(t *testing.T) {
+	f := newFixture(t, false)
+	secret := awssecretsmanager.Secret_FromSecretCompleteArn(f.stack, jsii.String("Cert"), jsii.String(certArn))
+	svc := withCertificate(f, &passthrough.Certificate{Secret: secret})
+	tpl := f.template(t)
+	role := logicalID(t, f.stack, svc.TaskDefinition.ExecutionRole())
+
+	var statements []map[string]any
+	for _, policy := range tpl.Resources("AWS::IAM::Policy") {
+		roles, _ := json.Marshal(policy["Roles"])
+		doc := policy["PolicyDocument"].(map[string]any)
+		for _, s := range doc["Statement"].([]any) {
+			st := s.(map[string]any)
+			actions, _ := json.Marshal(st["Action"])
+			if strings.Contains(string(actions), "secretsmanager:") {
+				if !strings.Contains(string(roles), role) {
+					t.Errorf("a role other than the execution role may use Secrets Manager: %v", policy["Roles"])
+				}
+				statements = append(statements, st)
+			}
+		}
+	}
+	if len(statements) != 1 {
+		t.Fatalf("%d Secrets Manager statements, want 1: %v", len(statements), statements)
+	}
+	if got := statements[0]["Resource"]; got != certArn {
+		t.Errorf("Secrets Manager statement resource %v, want exactly %s", got, certArn)
+	}
+	actions, _ := json.Marshal(statements[0]["Action"])
+	for _, a := range []string{"secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"} {
+		if !strings.Contains(string(actions), a) {
+			t.Errorf("actions %s lack %s", actions, a)
+		}
+	}
+	if strings.Contains(string(actions), "*") || strings.Contains(string(actions), "PutSecretValue") {
+		t.Errorf("actions %s go beyond reading", actions)
+	}
+}
+
+func TestCustomerManagedKeyCanBeDecryptedByTheExecutionRole(t *testing.T) {
+	f := newFixture(t, false)
+	key := awskms.Key_FromKeyArn(f.stack, jsii.String("Key"), jsii.String("arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"))
+	secret := awssecretsmanager.Secret_FromSecretCompleteArn(f.stack, jsii.String("Cert"), jsii.String(certArn))
+	withCertificate(f, &passthrough.Certificate{Secret: secret, EncryptionKey: key})
+	f.template(t).Has("AWS::IAM::Policy", map[string]any{
+		"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+			"Action":   "kms:Decrypt",
+			"Effect":   "Allow",
+			"Resource": "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+		})})},
+	})
+}
+
+func TestKeyMaterialInPlainEnvironmentIsRefused(t *testing.T) {
+	f := newFixture(t, false)
+	p := f.service(443)
+	p.Environment = map[string]*string{"TLS_KEY": jsii.String("-----BEGIN PRIVATE KEY-----")}
+	err := cdktest.Invalid(t, func() { newFargate(f, "Api", p, 256, 512) })
+	want := "passthrough: Test/Api: Environment TLS_KEY: would put key material in the template in plain text; deliver it with Certificate (or Secrets)"
+	if err.Error() != want {
+		t.Errorf("error mismatch\ngot:  %s\nwant: %s", err, want)
+	}
+}
+
+func TestCertificateWithoutSecretIsRefused(t *testing.T) {
+	f := newFixture(t, false)
+	err := cdktest.Invalid(t, func() { withCertificate(f, &passthrough.Certificate{}) })
+	if want := "passthrough: Test/Api: Certificate.Secret: is required"; err.Error() != want {
+		t.Errorf("error mismatch\ngot:  %s\nwant: %s", err, want)
+	}
+}
