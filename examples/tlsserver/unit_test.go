@@ -1,0 +1,500 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+)
+
+func envMap(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadConfigErrors(t *testing.T) {
+	pki := newTestPKI(t)
+	certPEM, keyPEM := pki.validServerPEM(t)
+	cert, key := string(certPEM), string(keyPEM)
+	tests := []struct {
+		name string
+		env  map[string]string
+		want string // substring of the error
+	}{
+		{"no cert", map[string]string{"TLS_KEY": key}, "TLS_CERT is not set"},
+		{"nothing", map[string]string{}, "TLS_CERT is not set"},
+		{"no key", map[string]string{"TLS_CERT": cert}, "TLS_KEY is not set"},
+		{"both cert sources", map[string]string{"TLS_CERT": cert, "TLS_CERT_FILE": "/x", "TLS_KEY": key}, "set only one of TLS_CERT and TLS_CERT_FILE"},
+		{"unreadable file", map[string]string{"TLS_CERT_FILE": "/nonexistent/cert.pem", "TLS_KEY": key}, "TLS_CERT_FILE"},
+		{"key mismatch", map[string]string{"TLS_CERT": cert, "TLS_KEY": string(mustPEMKey(t))}, "TLS_CERT/TLS_KEY"},
+		{"garbage cert", map[string]string{"TLS_CERT": "hello", "TLS_KEY": key}, "TLS_CERT/TLS_KEY"},
+		{"bad client CA", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "TLS_CLIENT_CA": "nope"}, "TLS_CLIENT_CA"},
+		{"bad port", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "PORT": "https"}, "PORT"},
+		{"port range", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "PORT": "70000"}, "PORT"},
+		{"bad proxy protocol", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "PROXY_PROTOCOL": "v1"}, "PROXY_PROTOCOL"},
+		{"drain too long", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "DRAIN_ACCEPT_SECONDS": "30"}, "DRAIN_ACCEPT_SECONDS"},
+		{"negative timeout", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "SHUTDOWN_TIMEOUT_SECONDS": "-1"}, "SHUTDOWN_TIMEOUT_SECONDS"},
+		{"zero timeout", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "SHUTDOWN_TIMEOUT_SECONDS": "0"}, "SHUTDOWN_TIMEOUT_SECONDS"},
+		{"zero interval", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "CERT_METRIC_INTERVAL_SECONDS": "0"}, "CERT_METRIC_INTERVAL_SECONDS"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := loadConfig(envMap(tt.env), true)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to mention %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func mustPEMKey(t *testing.T) []byte {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := pkcs8PEM(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestLoadConfigDefaults(t *testing.T) {
+	pki := newTestPKI(t)
+	certPEM, keyPEM := pki.validServerPEM(t)
+	cfg, err := loadConfig(envMap(map[string]string{"TLS_CERT": string(certPEM), "TLS_KEY": string(keyPEM)}), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.port != "8443" || cfg.proxyProtocol || cfg.drainAccept != 0 || cfg.shutdownTimeout != 30*time.Second ||
+		cfg.metricInterval != time.Hour || cfg.serviceName != "passthrough" || cfg.clientCAs != nil || cfg.debugEndpoints {
+		t.Errorf("defaults: %+v", cfg)
+	}
+	if cfg.cert.Leaf == nil || fingerprint(cfg.cert.Leaf.Raw) != pemFingerprint(t, certPEM) {
+		t.Error("leaf not loaded")
+	}
+
+	// Files, literal \n from a JSON secret, and every option set.
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(keyFile, keyPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err = loadConfig(envMap(map[string]string{
+		"TLS_CERT":                     strings.ReplaceAll(string(certPEM), "\n", `\n`),
+		"TLS_KEY_FILE":                 keyFile,
+		"TLS_CLIENT_CA":                string(pki.caPEM),
+		"PORT":                         "9443",
+		"PROXY_PROTOCOL":               "true",
+		"DRAIN_ACCEPT_SECONDS":         "5",
+		"SHUTDOWN_TIMEOUT_SECONDS":     "20",
+		"CERT_METRIC_INTERVAL_SECONDS": "60",
+		"SERVICE_NAME":                 "orders",
+		"DEBUG_SLOW_PATH":              "1",
+	}), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.port != "9443" || !cfg.proxyProtocol || cfg.drainAccept != 5*time.Second || cfg.shutdownTimeout != 20*time.Second ||
+		cfg.metricInterval != time.Minute || cfg.serviceName != "orders" || cfg.clientCAs == nil || !cfg.debugEndpoints {
+		t.Errorf("parsed: %+v", cfg)
+	}
+
+	// The healthcheck does not need the key pair.
+	if _, err := loadConfig(envMap(map[string]string{"PORT": "8443"}), false); err != nil {
+		t.Errorf("healthcheck config without certificate: %v", err)
+	}
+}
+
+// TestRunMissingCert: the error is one JSON log line naming the variable.
+func TestRunMissingCert(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(nil, envMap(map[string]string{"TLS_KEY": "x"}), &stdout, &stderr)
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	var line struct{ Level, Msg, Error string }
+	if err := json.Unmarshal(stdout.Bytes(), &line); err != nil {
+		t.Fatalf("%q: %v", stdout.String(), err)
+	}
+	if line.Level != "ERROR" || !strings.HasPrefix(line.Error, "TLS_CERT is not set") {
+		t.Errorf("logged %+v", line)
+	}
+}
+
+func TestCertExpiryEMF(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	leaf := &x509.Certificate{NotAfter: now.Add(36 * time.Hour)}
+	got, err := certExpiryEMF(leaf, "orders", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"_aws":{"Timestamp":1767225600000,"CloudWatchMetrics":[{"Namespace":"Passthrough","Dimensions":[["ServiceName"]],"Metrics":[{"Name":"CertificateDaysToExpiry","Unit":"None"}]}]},"ServiceName":"orders","CertificateDaysToExpiry":1.5}`
+	if string(got) != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+
+	// Expired: negative, fractional.
+	got, _ = certExpiryEMF(&x509.Certificate{NotAfter: now.Add(-6 * time.Hour)}, "orders", now)
+	if !strings.HasSuffix(string(got), `"CertificateDaysToExpiry":-0.25}`) {
+		t.Errorf("expired: %s", got)
+	}
+
+	// The rules of the specification, checked on the generic shape: every
+	// dimension and metric named in a directive is a top-level member.
+	var doc map[string]any
+	if err := json.Unmarshal(got, &doc); err != nil {
+		t.Fatal(err)
+	}
+	aws := doc["_aws"].(map[string]any)
+	if _, ok := aws["Timestamp"].(float64); !ok {
+		t.Error("Timestamp is not a number")
+	}
+	for _, d := range aws["CloudWatchMetrics"].([]any) {
+		dir := d.(map[string]any)
+		for _, set := range dir["Dimensions"].([]any) {
+			for _, name := range set.([]any) {
+				if _, ok := doc[name.(string)].(string); !ok {
+					t.Errorf("dimension %v has no top-level string value", name)
+				}
+			}
+		}
+		for _, m := range dir["Metrics"].([]any) {
+			name := m.(map[string]any)["Name"].(string)
+			if _, ok := doc[name].(float64); !ok {
+				t.Errorf("metric %s has no top-level number value", name)
+			}
+		}
+	}
+}
+
+func TestReportCertExpiryRepeats(t *testing.T) {
+	var buf bytes.Buffer
+	w := &syncWriter{w: &buf}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	leaf := &x509.Certificate{NotAfter: time.Now().Add(48 * time.Hour)}
+	go func() {
+		reportCertExpiry(ctx, w, leaf, "svc", 20*time.Millisecond, slog.New(slog.DiscardHandler))
+		close(done)
+	}()
+	deadline := time.Now().Add(2 * time.Second)
+	for {
+		w.mu.Lock()
+		n := strings.Count(buf.String(), "\n")
+		w.mu.Unlock()
+		if n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d lines after 2 s", n)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var doc emfLine
+		if err := json.Unmarshal([]byte(line), &doc); err != nil || doc.CertificateDaysToExpiry < 1.99 || doc.CertificateDaysToExpiry > 2 {
+			t.Errorf("line %q: %v", line, err)
+		}
+	}
+}
+
+func TestHandshakeNoiseFilter(t *testing.T) {
+	tests := []struct {
+		line  string
+		noise bool
+	}{
+		{"http: TLS handshake error from 10.0.1.7:40112: EOF", true},
+		{"http: TLS handshake error from 10.0.1.7:40112: unexpected EOF", true},
+		{"http: TLS handshake error from [2001:db8::1]:443: read tcp [::1]:8443->[2001:db8::1]:443: read: connection reset by peer", true},
+		{"http: TLS handshake error from 127.0.0.1:5000: tls: client didn't provide a certificate", true},
+		{"http: TLS handshake error from [::1]:5000: tls: client didn't provide a certificate", true},
+		{"http: TLS handshake error from 10.0.1.7:5000: tls: client didn't provide a certificate", false},
+		{"http: TLS handshake error from 10.0.1.7:5000: tls: client offered only unsupported versions: [302 301]", false},
+		{"http: TLS handshake error from 10.0.1.7:5000: proxyproto: proxy protocol signature not present", false},
+		{"http: panic serving 10.0.1.7:5000: boom", false},
+		{"EOF", false},
+	}
+	for _, tt := range tests {
+		if got := isHandshakeNoise(tt.line); got != tt.noise {
+			t.Errorf("isHandshakeNoise(%q) = %v, want %v", tt.line, got, tt.noise)
+		}
+	}
+
+	// Through the *log.Logger that http.Server gets.
+	var buf bytes.Buffer
+	l := log.New(errorLogWriter{slog.New(slog.NewJSONHandler(&buf, nil))}, "", 0)
+	l.Printf("http: TLS handshake error from %s: %v", "10.0.0.1:1", "EOF")
+	if buf.Len() != 0 {
+		t.Errorf("EOF logged: %s", &buf)
+	}
+	l.Printf("http: TLS handshake error from %s: %v", "10.0.0.1:1", "tls: unknown certificate authority")
+	var line struct{ Level, Msg, Source string }
+	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
+		t.Fatal(err)
+	}
+	if line.Level != "WARN" || line.Source != "net/http" || !strings.Contains(line.Msg, "unknown certificate authority") {
+		t.Errorf("logged %+v", line)
+	}
+}
+
+func TestFetchTaskID(t *testing.T) {
+	meta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v4/abc/task" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = w.Write([]byte(`{"Cluster":"c","TaskARN":"arn:aws:ecs:eu-west-1:123456789012:task/c/0123456789abcdef0123456789abcdef"}`))
+	}))
+	defer meta.Close()
+	logger := slog.New(slog.DiscardHandler)
+	if got := taskName(meta.URL+"/v4/abc", logger); got != "0123456789abcdef0123456789abcdef" {
+		t.Errorf("task = %q", got)
+	}
+	host, _ := os.Hostname()
+	if got := taskName(meta.URL+"/v4/other", logger); got != host {
+		t.Errorf("fallback = %q, want hostname %q", got, host)
+	}
+	if got := taskName("", logger); got != host {
+		t.Errorf("no metadata = %q, want hostname %q", got, host)
+	}
+}
+
+func TestGenCert(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "certs")
+	var out bytes.Buffer
+	now := time.Now()
+	opts := genCertOptions{hosts: []string{"svc.example.com", "127.0.0.1", "::1"}, days: 30, outDir: dir, secretName: "team/app", client: true}
+	if err := genCert(opts, now, &out); err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) []byte {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+
+	// cert.pem is the leaf alone, key.pem a PKCS#8 ECDSA P-256 key.
+	certPEM, keyPEM := read("cert.pem"), read("key.pem")
+	block, rest := pem.Decode(certPEM)
+	if block == nil || len(bytes.TrimSpace(rest)) != 0 {
+		t.Fatal("cert.pem must hold exactly one certificate")
+	}
+	kb, _ := pem.Decode(keyPEM)
+	if kb == nil || kb.Type != "PRIVATE KEY" {
+		t.Fatal("key.pem is not a PKCS#8 PEM block")
+	}
+	key, err := x509.ParsePKCS8PrivateKey(kb.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, ok := key.(*ecdsa.PrivateKey); !ok || k.Curve != elliptic.P256() {
+		t.Fatalf("key is %T, want ECDSA P-256", key)
+	}
+	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(read("ca.pem")) {
+		t.Fatal("ca.pem holds no certificate")
+	}
+	leaf := pair.Leaf
+	for _, name := range opts.hosts {
+		if _, err := leaf.Verify(x509.VerifyOptions{DNSName: name, Roots: roots, CurrentTime: now}); err != nil {
+			t.Errorf("verify for %s: %v", name, err)
+		}
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{DNSName: "other.example.com", Roots: roots}); err == nil {
+		t.Error("verified for a host not asked for")
+	}
+	if d := leaf.NotAfter.Sub(now); d < 30*24*time.Hour-time.Minute || d > 30*24*time.Hour+time.Minute {
+		t.Errorf("validity ends in %s, want 30 days", d)
+	}
+	if err := checkValidity(leaf, now); err != nil {
+		t.Error(err)
+	}
+
+	client, err := tls.X509KeyPair(read("client.pem"), read("client-key.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Leaf.Verify(x509.VerifyOptions{Roots: roots, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		t.Errorf("client certificate: %v", err)
+	}
+
+	// secret.json holds exactly the fields the constructs read, with the
+	// same PEM as the files.
+	var secret map[string]string
+	if err := json.Unmarshal(read("secret.json"), &secret); err != nil {
+		t.Fatal(err)
+	}
+	if len(secret) != 3 || secret["certificate"] != string(certPEM) || secret["privateKey"] != string(keyPEM) || secret["clientCA"] != string(read("ca.pem")) {
+		t.Errorf("secret.json fields %v do not match cert.pem, key.pem and ca.pem", keys(secret))
+	}
+
+	for _, name := range []string{"key.pem", "client-key.pem", "secret.json"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s mode %v, %v; want 0600", name, fi.Mode().Perm(), err)
+		}
+	}
+
+	// The printed commands name the secrets, read the files, and never
+	// contain key material.
+	printed := out.String()
+	for _, want := range []string{
+		"arn=$(aws secretsmanager create-secret --name 'team/app' --secret-string 'file://" + filepath.Join(dir, "secret.json") + "' --query ARN --output text)",
+		`cdk deploy PassthroughPublicServicesFargate --parameters CertificateSecretArn="$arn"`,
+	} {
+		if !strings.Contains(printed, want+"\n") {
+			t.Errorf("output lacks %q:\n%s", want, printed)
+		}
+	}
+	for _, secret := range [][]byte{keyPEM, read("client-key.pem")} {
+		body := strings.Split(string(secret), "\n")[1]
+		if strings.Contains(printed, "PRIVATE KEY") || strings.Contains(printed, body[:20]) {
+			t.Error("key material printed")
+		}
+	}
+
+	// Regenerating over existing files works and keeps keys private.
+	if err := os.Chmod(filepath.Join(dir, "key.pem"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := genCert(opts, now, &bytes.Buffer{}); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(filepath.Join(dir, "key.pem")); fi.Mode().Perm() != 0o600 {
+		t.Errorf("regenerated key.pem mode %v", fi.Mode().Perm())
+	}
+
+	for _, bad := range []genCertOptions{{days: 1, outDir: dir}, {hosts: []string{"x"}, days: 0, outDir: dir}} {
+		if err := genCert(bad, now, &bytes.Buffer{}); err == nil {
+			t.Errorf("genCert(%+v) succeeded", bad)
+		}
+	}
+}
+
+// TestHealthcheckTLS12MutualTLS exercises the branch the server binary
+// never takes (it negotiates TLS 1.3): under TLS 1.2 a server requiring a
+// client certificate refuses the probe after sending its own certificate.
+func TestHealthcheckTLS12MutualTLS(t *testing.T) {
+	pki := newTestPKI(t)
+	now := time.Now()
+	serve := func(certPEM, keyPEM []byte) string {
+		cert, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MaxVersion:   tls.VersionTLS12,
+			ClientAuth:   tls.RequireAndVerifyClientCert,
+			ClientCAs:    pki.pool,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ln.Close() })
+		go func() {
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					_ = c.(*tls.Conn).Handshake()
+				}()
+			}
+		}()
+		return ln.Addr().String()
+	}
+	valid := serve(pki.validServerPEM(t))
+	expired := serve(pki.serverPEM(t, now.Add(-48*time.Hour), now.Add(-time.Hour)))
+	ctx := context.Background()
+	opts := healthOptions{mtls: true, timeout: 2 * time.Second}
+
+	if err := healthcheck(ctx, valid, opts, time.Now); err != nil {
+		t.Errorf("valid certificate, client certificate refused: %v", err)
+	}
+	if err := healthcheck(ctx, expired, opts, time.Now); err == nil || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("expired certificate: %v", err)
+	}
+	// Without mutual TLS configured, a refusal is a failure.
+	if err := healthcheck(ctx, valid, healthOptions{timeout: 2 * time.Second}, time.Now); err == nil {
+		t.Error("refused handshake counted as healthy without mutual TLS")
+	}
+	// The clock matters: a minute past NotAfter is unhealthy.
+	later := func() time.Time { return now.Add(11 * 24 * time.Hour) }
+	if err := healthcheck(ctx, valid, opts, later); err == nil {
+		t.Error("healthy after NotAfter")
+	}
+	// A listener that is not TLS at all.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			_, _ = c.Write([]byte("SSH-2.0-nope\r\n"))
+			c.Close()
+		}
+	}()
+	if err := healthcheck(ctx, ln.Addr().String(), opts, time.Now); err == nil {
+		t.Error("non-TLS listener counted as healthy")
+	}
+}
+
+func TestHealthOptionsPresentsUsableCert(t *testing.T) {
+	pki := newTestPKI(t)
+	now := time.Now()
+	env := func(certPEM, keyPEM []byte) map[string]string {
+		return map[string]string{"TLS_CERT": string(certPEM), "TLS_KEY": string(keyPEM), "TLS_CLIENT_CA": string(pki.caPEM)}
+	}
+	cfg, err := loadConfig(envMap(env(pki.validServerPEM(t))), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts := healthOptionsFrom(cfg); !opts.mtls || opts.clientCert != nil {
+		t.Errorf("server-auth-only certificate: mtls %v, presented %v", opts.mtls, opts.clientCert != nil)
+	}
+	cfg, err = loadConfig(envMap(env(pki.serverPEM(t, now.Add(-time.Hour), now.Add(time.Hour), x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth))), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts := healthOptionsFrom(cfg); opts.clientCert == nil {
+		t.Error("certificate usable for client auth not presented")
+	}
+}
+
+func keys(m map[string]string) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
