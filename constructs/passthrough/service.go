@@ -132,6 +132,24 @@ type ServiceProps struct {
 	// certificate rolls back to the last working deployment by itself.
 	// Default: enabled, with rollback.
 	CircuitBreaker *awsecs.DeploymentCircuitBreaker
+	// ProxyProtocol turns on PROXY protocol v2 on the target group: the load
+	// balancer prefixes every connection with a header that carries the
+	// client's address, which the container otherwise never sees with client
+	// IP preservation off (the default here) or behind PrivateLink. The
+	// container must then require the header (the example server:
+	// PROXY_PROTOCOL=v2).
+	// Default: false.
+	ProxyProtocol *bool
+	// ContainerHealthCheck is a command ECS runs inside the container. The
+	// load balancer's TCP health check passes as soon as the port accepts a
+	// connection, even with an expired certificate or broken TLS set-up; a
+	// command that completes a TLS handshake against the container's own
+	// port and checks the certificate (the example server's -healthcheck
+	// flag) catches those, on Fargate and on dynamic ports alike, and with
+	// mutual TLS, where the load balancer could not present a client
+	// certificate anyway. ECS replaces a task whose check fails.
+	// Default: none.
+	ContainerHealthCheck *awsecs.HealthCheck
 	// LogRetention of the container's CloudWatch Logs log group.
 	// Default: one month.
 	LogRetention awslogs.RetentionDays
@@ -311,6 +329,7 @@ func (s *Service) addContainer(td awsecs.TaskDefinition, r *resolved, hostPort *
 			Protocol:      awsecs.Protocol_TCP,
 		}},
 		StopTimeout:            stopTimeout,
+		HealthCheck:            r.ContainerHealthCheck,
 		ReadonlyRootFilesystem: jsii.Bool(r.ReadonlyRootFilesystem == nil || *r.ReadonlyRootFilesystem),
 	})
 	if r.Certificate != nil && r.Certificate.EncryptionKey != nil {
@@ -363,6 +382,7 @@ func (s *Service) attach(svc awsecs.BaseService, r *resolved, targetType elbv2.T
 		// instance, and the connection times out (hairpinning). Targets admit
 		// the load balancer by its security group, which works either way.
 		PreserveClientIp: jsii.Bool(false),
+		ProxyProtocolV2:  jsii.Bool(r.ProxyProtocol != nil && *r.ProxyProtocol),
 	})
 	s.TargetGroup.AddTarget(svc.LoadBalancerTarget(&awsecs.LoadBalancerTargetOptions{
 		ContainerName: r.containerName,

@@ -2,7 +2,6 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -12,8 +11,8 @@ import (
 // PublicServicesStackProps configures [NewPublicServicesStack].
 type PublicServicesStackProps struct {
 	awscdk.StackProps
-	// Image of the TLS services. Required.
-	Image awsecs.ContainerImage
+	// Workload of the TLS services. Required.
+	Workload Workload
 	// EC2 runs the services on EC2 instances in bridge mode with dynamic
 	// host ports instead of Fargate.
 	EC2 bool
@@ -21,13 +20,15 @@ type PublicServicesStackProps struct {
 
 // publicServices are the three services of architecture 1, each on its own
 // listener port of the shared load balancer.
+// Partners asks its clients for a certificate (mutual TLS).
 var publicServices = []struct {
 	id           string
 	listenerPort float64
+	mutualTLS    bool
 }{
-	{"Api", 443},
-	{"Partners", 8443},
-	{"Admin", 9443},
+	{"Api", 443, false},
+	{"Partners", 8443, true},
+	{"Admin", 9443, false},
 }
 
 // NewPublicServicesStack is architecture 1 of the design: clients on the
@@ -45,14 +46,12 @@ func NewPublicServicesStack(scope constructs.Construct, id string, props *Public
 		Vpc: cluster.Vpc,
 	})
 
+	cert := certificateSecret(stack)
 	for _, svc := range publicServices {
-		service := passthrough.ServiceProps{
-			Cluster:      cluster,
-			LoadBalancer: lb,
-			Image:        props.Image,
-			ListenerPort: jsii.Number(svc.listenerPort),
-			Environment:  map[string]*string{"SERVICE_NAME": jsii.String(svc.id)},
-		}
+		service := tlsServerProps(svc.id, props.Workload, cert, svc.mutualTLS)
+		service.Cluster = cluster
+		service.LoadBalancer = lb
+		service.ListenerPort = jsii.Number(svc.listenerPort)
 		if props.EC2 {
 			passthrough.NewEC2Service(stack, jsii.String(svc.id), &passthrough.EC2ServiceProps{ServiceProps: service})
 		} else {

@@ -5,14 +5,18 @@
 package stacks
 
 import (
+	"fmt"
 	"path/filepath"
 	"runtime"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
 )
 
 // ImageContextKey is the CDK context key that replaces the example TLS
@@ -29,32 +33,95 @@ const (
 // All adds every example stack to app. The stacks are environment-agnostic:
 // synthesizing them needs no AWS account or credentials.
 func All(app awscdk.App) []awscdk.Stack {
-	image := Image(app)
+	workload := DefaultWorkload(app)
 	return []awscdk.Stack{
 		NewPublicServicesStack(app, PublicServicesFargateStack, &PublicServicesStackProps{
 			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough architecture 1 on Fargate: internet -> one NLB (TCP) -> three TLS services")},
-			Image:      image,
+			Workload:   workload,
 		}),
 		NewPublicServicesStack(app, PublicServicesEC2Stack, &PublicServicesStackProps{
 			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough architecture 1 on EC2: internet -> one NLB (TCP) -> three TLS services on dynamic host ports")},
-			Image:      image,
+			Workload:   workload,
 			EC2:        true,
 		}),
 	}
 }
 
-// Image is the container image the examples deploy: the example TLS server
-// in examples/tlsserver, built from source at deploy time for linux/amd64
-// (synthesis only stages the files; it needs no Docker engine), or the image
-// named by the "image" context value.
-func Image(scope constructs.Construct) awsecs.ContainerImage {
+// Workload is the container the example services run.
+type Workload struct {
+	// Image of the container. It must terminate TLS on port 8443.
+	Image awsecs.ContainerImage
+	// HealthCheck is a container health check that knows the image, or nil.
+	HealthCheck *awsecs.HealthCheck
+}
+
+// DefaultWorkload is the example TLS server in examples/tlsserver, built from
+// source at deploy time for linux/amd64 (synthesis only stages its files and
+// needs no Docker engine), with its TLS-aware health check. The "image"
+// context value replaces it with another image, which gets no container
+// health check: the command would not exist in it.
+func DefaultWorkload(scope constructs.Construct) Workload {
 	if name, ok := scope.Node().TryGetContext(jsii.String(ImageContextKey)).(string); ok && name != "" {
-		return awsecs.ContainerImage_FromRegistry(jsii.String(name), nil)
+		return Workload{Image: awsecs.ContainerImage_FromRegistry(jsii.String(name), nil)}
 	}
-	return awsecs.ContainerImage_FromAsset(jsii.String(repoRoot()), &awsecs.AssetImageProps{
-		File:     jsii.String("examples/tlsserver/Dockerfile"),
-		Platform: awsecrassets.Platform_LINUX_AMD64(),
+	return Workload{
+		Image: awsecs.ContainerImage_FromAsset(jsii.String(repoRoot()), &awsecs.AssetImageProps{
+			File:     jsii.String("examples/tlsserver/Dockerfile"),
+			Platform: awsecrassets.Platform_LINUX_AMD64(),
+		}),
+		HealthCheck: &awsecs.HealthCheck{
+			Command:     jsii.Strings("CMD", "/tlsserver", "-healthcheck"),
+			Interval:    awscdk.Duration_Seconds(jsii.Number(30)),
+			Timeout:     awscdk.Duration_Seconds(jsii.Number(5)),
+			Retries:     jsii.Number(3),
+			StartPeriod: awscdk.Duration_Seconds(jsii.Number(10)),
+		},
+	}
+}
+
+// CertificateParameter is the CloudFormation parameter that names the
+// Secrets Manager secret holding the example services' certificate. It has
+// no default: synthesis needs no secret, and a deployment without one fails
+// before CloudFormation creates anything, naming the parameter.
+const CertificateParameter = "CertificateSecretArn"
+
+// certificateSecret declares the certificate parameter in stack and returns
+// the secret it names.
+func certificateSecret(stack awscdk.Stack) awssecretsmanager.ISecret {
+	arn := awscdk.NewCfnParameter(stack, jsii.String(CertificateParameter), &awscdk.CfnParameterProps{
+		Type: jsii.String("String"),
+		Description: jsii.String("ARN of the Secrets Manager secret with the services' TLS certificate: a JSON object with the PEM fields " +
+			"certificate, privateKey and clientCA (examples/tlsserver -gen-cert writes one). Set it with " +
+			"cdk deploy --parameters " + CertificateParameter + "=arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME"),
+		AllowedPattern:        jsii.String(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$`),
+		ConstraintDescription: jsii.String("must be the full ARN of a Secrets Manager secret (cdk deploy --parameters " + CertificateParameter + "=arn:...)"),
 	})
+	return awssecretsmanager.Secret_FromSecretCompleteArn(stack, jsii.String("Certificate"), arn.ValueAsString())
+}
+
+// Shutdown budget of the example server. ECS sends SIGTERM after the target
+// group's deregistration delay, and SIGKILL passthrough.DefaultStopTimeout
+// seconds later; the server must be done before that, so its budget leaves
+// a margin for the process to exit.
+const shutdownTimeoutSeconds = passthrough.DefaultStopTimeout - 15
+
+// tlsServerProps are the ServiceProps every example service shares: the
+// workload, its certificate from the parameter's secret, its shutdown budget
+// and its health check.
+func tlsServerProps(name string, workload Workload, cert awssecretsmanager.ISecret, mutualTLS bool) passthrough.ServiceProps {
+	certificate := &passthrough.Certificate{Secret: cert}
+	if mutualTLS {
+		certificate.ClientCAField = jsii.String("clientCA")
+	}
+	return passthrough.ServiceProps{
+		Image:       workload.Image,
+		Certificate: certificate,
+		Environment: map[string]*string{
+			"SERVICE_NAME":             jsii.String(name),
+			"SHUTDOWN_TIMEOUT_SECONDS": jsii.String(fmt.Sprint(shutdownTimeoutSeconds)),
+		},
+		ContainerHealthCheck: workload.HealthCheck,
+	}
 }
 
 // repoRoot is the repository's root directory, the Docker build context of
