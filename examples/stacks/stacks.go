@@ -96,6 +96,10 @@ func certificateSecret(stack awscdk.Stack) awssecretsmanager.ISecret {
 		AllowedPattern:        jsii.String(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$`),
 		ConstraintDescription: jsii.String("must be the full ARN of a Secrets Manager secret (cdk deploy --parameters " + CertificateParameter + "=arn:...)"),
 	})
+	awscdk.Validations_Of(stack).Acknowledge(&awscdk.Acknowledgment{
+		Id:     jsii.String("CloudFormation-Validate::W2509"),
+		Reason: jsii.String(CertificateParameter + " is the ARN of the secret, not the secret: an ARN is not confidential, and hiding it with NoEcho would only hide which secret a stack uses"),
+	})
 	return awssecretsmanager.Secret_FromSecretCompleteArn(stack, jsii.String("Certificate"), arn.ValueAsString())
 }
 

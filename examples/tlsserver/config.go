@@ -19,6 +19,7 @@ type config struct {
 	cert      *tls.Certificate // nil only in -healthcheck mode without TLS_CERT
 	clientCAs *x509.CertPool   // non-nil turns mutual TLS on
 
+	host            string
 	port            string
 	proxyProtocol   bool
 	drainAccept     time.Duration
@@ -34,6 +35,7 @@ type config struct {
 // only needs the port and the TLS options, and uses the key pair when present.
 func loadConfig(getenv func(string) string, needCert bool) (*config, error) {
 	cfg := &config{
+		host:           getenv("HOST"),
 		serviceName:    getenv("SERVICE_NAME"),
 		metadataURI:    getenv("ECS_CONTAINER_METADATA_URI_V4"),
 		debugEndpoints: isTrue(getenv("DEBUG_SLOW_PATH")),

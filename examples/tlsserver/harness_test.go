@@ -40,7 +40,14 @@ type proxyOptions struct {
 // when the test ends.
 func startTCPProxy(tb testing.TB, listenAddr, targetAddr string, opts proxyOptions) string {
 	tb.Helper()
-	return startProxy(tb, listenAddr, func(client net.Conn) {
+	return serveTCPProxy(tb, mustListen(tb, listenAddr), targetAddr, opts)
+}
+
+// serveTCPProxy is startTCPProxy on a listener the caller opened, e.g. on a
+// port that had to be tried first.
+func serveTCPProxy(tb testing.TB, ln net.Listener, targetAddr string, opts proxyOptions) string {
+	tb.Helper()
+	return serveProxy(tb, ln, func(client net.Conn) {
 		upstream, err := net.DialTimeout("tcp", targetAddr, 5*time.Second)
 		if err != nil {
 			return
@@ -91,10 +98,22 @@ func startTerminatingProxy(tb testing.TB, listenAddr, targetAddr string) string 
 // waits for the handlers.
 func startProxy(tb testing.TB, listenAddr string, handle func(net.Conn)) string {
 	tb.Helper()
-	ln, err := net.Listen("tcp", listenAddr)
+	return serveProxy(tb, mustListen(tb, listenAddr), handle)
+}
+
+func mustListen(tb testing.TB, addr string) net.Listener {
+	tb.Helper()
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return ln
+}
+
+// serveProxy is startProxy on an open listener, which it closes when the
+// test ends.
+func serveProxy(tb testing.TB, ln net.Listener, handle func(net.Conn)) string {
+	tb.Helper()
 	var (
 		wg    sync.WaitGroup
 		mu    sync.Mutex

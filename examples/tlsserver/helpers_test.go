@@ -148,15 +148,31 @@ type serverProc struct {
 // PORT=0 unless env sets PORT) and waits until it logs that it listens.
 func startServer(tb testing.TB, env ...string) *serverProc {
 	tb.Helper()
+	s, err := tryStartServer(tb, env...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
+}
+
+// tryStartServer is startServer returning the failure to start (with the
+// process's output) instead of failing the test, so a caller can retry,
+// e.g. on another port when binding PORT failed.
+func tryStartServer(tb testing.TB, env ...string) (*serverProc, error) {
+	tb.Helper()
 	if !hasKey(env, "PORT") {
 		env = append(env, "PORT=0")
+	}
+	// Tests only ever listen on loopback.
+	if !hasKey(env, "HOST") {
+		env = append(env, "HOST=127.0.0.1")
 	}
 	s := &serverProc{stdout: newLineLog(), exited: make(chan struct{})}
 	s.cmd = exec.Command(serverBin)
 	s.cmd.Env = env
 	s.cmd.Stdout, s.cmd.Stderr = s.stdout, &s.stderr
 	if err := s.cmd.Start(); err != nil {
-		tb.Fatal(err)
+		return nil, err
 	}
 	go func() { _ = s.cmd.Wait(); close(s.exited) }()
 	tb.Cleanup(func() {
@@ -170,16 +186,17 @@ func startServer(tb testing.TB, env ...string) *serverProc {
 
 	line, err := s.stdout.wait(5*time.Second, s.exited, func(m map[string]any) bool { return m["msg"] == "listening" })
 	if err != nil {
-		tb.Fatalf("server did not start: %v\nstdout:\n%s\nstderr:\n%s", err, s.stdout, &s.stderr)
+		return nil, fmt.Errorf("server did not start: %v\nstdout:\n%s\nstderr:\n%s", err, s.stdout, &s.stderr)
 	}
-	_, port, err := net.SplitHostPort(line["addr"].(string))
+	addr, _ := line["addr"].(string)
+	_, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		tb.Fatal(err)
+		return nil, fmt.Errorf("server logged listening address %q: %v", addr, err)
 	}
 	s.port = port
 	s.addr = net.JoinHostPort("127.0.0.1", port)
 	s.certFP, _ = line["cert_sha256"].(string)
-	return s
+	return s, nil
 }
 
 func (s *serverProc) signal(tb testing.TB, sig syscall.Signal) {

@@ -134,7 +134,7 @@ func bytesHandler(w http.ResponseWriter, r *http.Request) {
 // sends one on each connection, health checks included, so a connection
 // without it did not come through the NLB and its source would be a guess.
 func listen(cfg *config) (net.Listener, error) {
-	ln, err := net.Listen("tcp", ":"+cfg.port)
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.host, cfg.port))
 	if err != nil {
 		return nil, err
 	}
