@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -46,6 +47,11 @@ type EC2CapacityProps struct {
 	// deployment (maximum 200 %) are placed without waiting for a launch.
 	// Default: 100.
 	TargetCapacityPercent *float64
+	// NotificationTopic receives the Auto Scaling group's launch, terminate
+	// and failure notifications.
+	// Default: none; capacity changes show in ECS service events and the
+	// group's activity history.
+	NotificationTopic awssns.ITopic
 	// ManagedTerminationProtection protects instances that run tasks from
 	// scale-in, as Security Hub control ECS.19 asks. It is off by default
 	// because, with it on, deleting the stack waits for instances that are
@@ -220,6 +226,9 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 	sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS APIs and image registries"), nil)
 
 	userData := awsec2.UserData_ForLinux(nil)
+	role := awsiam.NewRole(c, jsii.String("InstanceRole"), &awsiam.RoleProps{
+		AssumedBy: awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
+	})
 	launchTemplate := awsec2.NewLaunchTemplate(c, jsii.String("LaunchTemplate"), &awsec2.LaunchTemplateProps{
 		InstanceType:  instanceType,
 		MachineImage:  image,
@@ -230,9 +239,7 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 		// service: tasks get their own role from the ECS agent instead.
 		RequireImdsv2:           jsii.Bool(true),
 		HttpPutResponseHopLimit: jsii.Number(1),
-		Role: awsiam.NewRole(c, jsii.String("InstanceRole"), &awsiam.RoleProps{
-			AssumedBy: awsiam.NewServicePrincipal(jsii.String("ec2.amazonaws.com"), nil),
-		}),
+		Role:                    role,
 		BlockDevices: &[]*awsec2.BlockDevice{{
 			DeviceName: jsii.String("/dev/xvda"),
 			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(30), &awsec2.EbsDeviceOptions{
@@ -242,13 +249,24 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 		}},
 	})
 
+	var notifications *[]*awsautoscaling.NotificationConfiguration
+	if props.NotificationTopic != nil {
+		notifications = &[]*awsautoscaling.NotificationConfiguration{{Topic: props.NotificationTopic}}
+	}
 	asg := awsautoscaling.NewAutoScalingGroup(c, jsii.String("AutoScalingGroup"), &awsautoscaling.AutoScalingGroupProps{
+		Notifications:  notifications,
 		Vpc:            c.Vpc,
 		VpcSubnets:     &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
 		LaunchTemplate: launchTemplate,
 		MinCapacity:    float64OrDefaultPtr(props.MinCapacity, 2),
 		MaxCapacity:    float64OrDefaultPtr(props.MaxCapacity, 6),
 	})
+	if notifications == nil {
+		suppressNag(asg, nagSuppression{
+			id:     "AwsSolutions-AS3",
+			reason: "The ECS capacity provider drives this group; its scaling shows in ECS service events and the group's activity history. Set EC2CapacityProps.NotificationTopic for notifications.",
+		})
+	}
 
 	protect := props.ManagedTerminationProtection != nil && *props.ManagedTerminationProtection
 	cp := awsecs.NewAsgCapacityProvider(c, jsii.String("CapacityProvider"), &awsecs.AsgCapacityProviderProps{
@@ -262,6 +280,15 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 	// configuration) and adds their security group to cluster.Connections().
 	cluster.AddAsgCapacityProvider(cp, nil)
 	userData.AddCommands(jsii.String(fmt.Sprintf("echo ECS_DYNAMIC_HOST_PORT_RANGE=%d-%d >> /etc/ecs/ecs.config", DynamicPortLow, DynamicPortHigh)))
+	// The ECS agent's own permissions, written by aws-cdk-lib: scoped to the
+	// cluster where ECS allows it.
+	if policy := role.Node().TryFindChild(jsii.String("DefaultPolicy")); policy != nil {
+		suppressNag(policy, nagSuppression{
+			id:        "AwsSolutions-IAM5",
+			reason:    "The ECS agent's permissions: ecs:Submit* is scoped to the cluster; ecs:DiscoverPollEndpoint, ecr:GetAuthorizationToken and the agent's log actions support no resource but *, and ecs:Poll and ecs:StartTelemetrySession are conditioned on the cluster",
+			appliesTo: []string{"Action::ecs:Submit*", "Resource::*"},
+		})
+	}
 
 	c.AutoScalingGroup = asg
 	c.CapacityProvider = cp

@@ -125,6 +125,21 @@ func NewLoadBalancer(scope constructs.Construct, id *string, props *LoadBalancer
 		LoadBalancerName:   props.LoadBalancerName,
 	})
 	lb.NLB = nlb
+	suppressNag(nlb, nagSuppression{
+		id:     "AwsSolutions-ELB2",
+		reason: "A Network Load Balancer writes access logs only for TLS listeners; this one has TCP listeners that pass TLS through, so a log bucket would stay empty. VPC flow logs record its traffic.",
+	})
+	if internetFacing {
+		for _, peer := range lb.allowedClients {
+			if id := *peer.UniqueId(); id == "0.0.0.0/0" || id == "::/0" {
+				suppressNag(sg, nagSuppression{
+					id:     "AwsSolutions-EC23",
+					reason: "An internet-facing load balancer admits the internet, on its listener ports only; every target behind it admits this group only.",
+				})
+				break
+			}
+		}
+	}
 
 	awscdk.NewCfnOutput(lb, jsii.String("DNSName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("DNS name of the passthrough Network Load Balancer " + *lb.Node().Path()),

@@ -335,6 +335,7 @@ func (s *Service) addContainer(td awsecs.TaskDefinition, r *resolved, hostPort *
 	if r.Certificate != nil && r.Certificate.EncryptionKey != nil {
 		r.Certificate.EncryptionKey.GrantDecrypt(td.ObtainExecutionRole())
 	}
+	suppressExecutionRoleWildcard(td.ExecutionRole())
 	s.TaskDefinition = td
 	s.ContainerPort = r.containerPort
 }

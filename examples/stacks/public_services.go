@@ -52,11 +52,13 @@ func NewPublicServicesStack(scope constructs.Construct, id string, props *Public
 		service.Cluster = cluster
 		service.LoadBalancer = lb
 		service.ListenerPort = jsii.Number(svc.listenerPort)
+		var s *passthrough.Service
 		if props.EC2 {
-			passthrough.NewEC2Service(stack, jsii.String(svc.id), &passthrough.EC2ServiceProps{ServiceProps: service})
+			s = passthrough.NewEC2Service(stack, jsii.String(svc.id), &passthrough.EC2ServiceProps{ServiceProps: service})
 		} else {
-			passthrough.NewFargateService(stack, jsii.String(svc.id), &passthrough.FargateServiceProps{ServiceProps: service})
+			s = passthrough.NewFargateService(stack, jsii.String(svc.id), &passthrough.FargateServiceProps{ServiceProps: service})
 		}
+		acknowledgePlainEnvironment(s)
 	}
 	return stack
 }

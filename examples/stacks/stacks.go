@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
 )
@@ -126,6 +127,18 @@ func tlsServerProps(name string, workload Workload, cert awssecretsmanager.ISecr
 		},
 		ContainerHealthCheck: workload.HealthCheck,
 	}
+}
+
+// acknowledgePlainEnvironment records for cdk-nag (rule AwsSolutions-ECS2)
+// why the example server's task definition has plain environment
+// variables: they hold its name and shutdown budget, nothing secret. Its
+// certificate and key arrive as ECS secrets, and Passthrough refuses
+// TLS_CERT, TLS_KEY and TLS_CLIENT_CA in plain environment.
+func acknowledgePlainEnvironment(s *passthrough.Service) {
+	cdknag.NagSuppressions_AddResourceSuppressions(s.TaskDefinition, &[]*cdknag.NagPackSuppression{{
+		Id:     jsii.String("AwsSolutions-ECS2"),
+		Reason: jsii.String("Plain environment holds only SERVICE_NAME and SHUTDOWN_TIMEOUT_SECONDS; certificate and key arrive as ECS secrets from Secrets Manager"),
+	}}, jsii.Bool(false))
 }
 
 // repoRoot is the repository's root directory, the Docker build context of

@@ -1,0 +1,65 @@
+package passthrough
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// nagSuppression is one cdk-nag rule suppression, in the form cdk-nag reads
+// from a resource's "cdk_nag" template metadata. Writing the metadata
+// directly keeps cdk-nag out of the library's dependencies while users who
+// run cdk-nag around Passthrough see no finding that the design causes on
+// purpose; the reasons are in the synthesized template for reviewers.
+type nagSuppression struct {
+	id, reason string
+	appliesTo  []string
+}
+
+// suppressNag records suppressions on the CloudFormation resource behind c
+// (c itself or its default child), keeping any already recorded.
+func suppressNag(c constructs.IConstruct, rules ...nagSuppression) {
+	if child := c.Node().DefaultChild(); child != nil {
+		c = child
+	}
+	res, ok := c.(awscdk.CfnResource)
+	if !ok {
+		return
+	}
+	var list []any
+	if existing, ok := res.GetMetadata(jsii.String("cdk_nag")).(map[string]any); ok {
+		list, _ = existing["rules_to_suppress"].([]any)
+	}
+	for _, r := range rules {
+		entry := map[string]any{"id": r.id, "reason": r.reason}
+		if len(r.appliesTo) > 0 {
+			applies := make([]any, len(r.appliesTo))
+			for i, a := range r.appliesTo {
+				applies[i] = a
+			}
+			entry["applies_to"] = applies
+		}
+		list = append(list, entry)
+	}
+	res.AddMetadata(jsii.String("cdk_nag"), map[string]any{"rules_to_suppress": list})
+}
+
+// suppressExecutionRoleWildcard covers the one statement of a task's
+// execution role that cannot name a resource: ecr:GetAuthorizationToken,
+// which ECS needs to pull an image from ECR and which AWS only grants on
+// "*". Every other statement of the role (image layers, log stream,
+// certificate secret) names its resource.
+func suppressExecutionRoleWildcard(role constructs.IConstruct) {
+	if role == nil {
+		return
+	}
+	policy := role.Node().TryFindChild(jsii.String("DefaultPolicy"))
+	if policy == nil {
+		return
+	}
+	suppressNag(policy, nagSuppression{
+		id:        "AwsSolutions-IAM5",
+		reason:    "ecr:GetAuthorizationToken, which ECS needs to pull the image from ECR, supports no resource but *; the role's other statements name their resources",
+		appliesTo: []string{"Resource::*"},
+	})
+}
