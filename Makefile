@@ -15,17 +15,24 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 TOOLS := node_modules/.tools-installed
 
-.PHONY: synth test tools clean
+.PHONY: synth test lint tools clean
 
 synth: $(TOOLS)
 	cdk synth --quiet --no-notices
 	@echo "Templates written to cdk.out/:" && ls cdk.out/*.template.json
 
-test: $(TOOLS)
+test: lint $(TOOLS)
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
 	go test ./...
+
+# actionlint checks every workflow in .github/workflows (and, where
+# shellcheck is installed, their run: scripts). It runs at a pinned version
+# through `go run` and is not in go.mod: a library's go.mod requirements are
+# forced on every module that uses it.
+lint:
+	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
 tools: $(TOOLS)
 
