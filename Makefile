@@ -1,7 +1,8 @@
 # Passthrough's two commands:
 #
 #   make synth   synthesizes every example stack into cdk.out/
-#   make test    runs gofmt, go vet and every test
+#   make test    runs actionlint, gofmt, go vet and every test (and, with
+#                CI=true, a 30 s fuzzing round of the props validation)
 #
 # Both first install the tools pinned in package.json into node_modules/: the
 # AWS CDK CLI and a Node.js release that jsii supports (Node.js builds are
@@ -15,7 +16,11 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 TOOLS := node_modules/.tools-installed
 
-.PHONY: synth test lint tools clean
+.PHONY: synth test lint fuzz tools clean
+
+# How long `make fuzz` explores the props validation; CI (CI=true) runs a
+# shorter round as part of `make test`.
+FUZZTIME ?= 60s
 
 synth: $(TOOLS)
 	cdk synth --quiet --no-notices
@@ -26,6 +31,14 @@ test: lint $(TOOLS)
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
 	go test ./...
+	@if [ "$${CI:-}" = "true" ]; then $(MAKE) --no-print-directory fuzz FUZZTIME=30s; fi
+
+# Fuzzes the props validation: any panic other than a *ValidationError, or a
+# synthesis error for props that passed validation, fails. New interesting
+# inputs land in Go's cache; copy a failing one from the output into
+# constructs/passthrough/testdata/fuzz/FuzzServiceProps to keep it.
+fuzz: $(TOOLS)
+	go test -run '^$$' -fuzz '^FuzzServiceProps$$' -fuzztime $(FUZZTIME) ./constructs/passthrough
 
 # actionlint checks every workflow in .github/workflows (and, where
 # shellcheck is installed, their run: scripts). It runs at a pinned version

@@ -35,7 +35,8 @@ func TestCertificateArrivesAsECSSecretsNeverAsEnvironment(t *testing.T) {
 				map[string]any{"Name": "TLS_CLIENT_CA", "ValueFrom": certArn + ":clientCA::"},
 				map[string]any{"Name": "TLS_KEY", "ValueFrom": certArn + ":privateKey::"},
 			},
-			"Environment": assertions.Match_Absent(),
+			// Only the metric's service name, which the construct adds.
+			"Environment": []any{map[string]any{"Name": "SERVICE_NAME", "Value": "Api"}},
 		})},
 	})
 	raw, _ := json.Marshal(tpl.JSON())

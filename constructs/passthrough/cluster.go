@@ -2,6 +2,7 @@ package passthrough
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
@@ -85,6 +86,19 @@ type ClusterProps struct {
 	// provider that scales it for the tasks of EC2 services.
 	// Default: none; the cluster runs Fargate services only.
 	EC2 *EC2CapacityProps
+	// NatGateways of a new VPC. One is the cheap default; one per
+	// Availability Zone (2) keeps tasks' egress up when a zone fails. Zero
+	// requires VpcEndpoints: tasks then run in isolated subnets and reach
+	// AWS only through the endpoints.
+	// Default: 1.
+	NatGateways *float64
+	// VpcEndpoints adds, to a new VPC, interface endpoints for ECR (API and
+	// Docker registry), CloudWatch Logs and Secrets Manager, the ECS
+	// endpoints the container agent needs with EC2 capacity, and the S3
+	// gateway endpoint for image layers, so that tasks run without internet
+	// access. Each interface endpoint costs per hour and Availability Zone.
+	// Default: false.
+	VpcEndpoints *bool
 	// ContainerInsights sets CloudWatch Container Insights on a new cluster.
 	// Default: awsecs.ContainerInsights_ENABLED.
 	ContainerInsights awsecs.ContainerInsights
@@ -106,6 +120,10 @@ type Cluster struct {
 	// InstanceSecurityGroup of the container instances; nil without EC2
 	// capacity. EC2 services add their ingress rules to it.
 	InstanceSecurityGroup awsec2.ISecurityGroup
+	// EndpointSecurityGroup of the VPC interface endpoints; nil without
+	// VpcEndpoints. It admits HTTPS from the cluster's instances and from
+	// each Fargate service's tasks, and nothing else.
+	EndpointSecurityGroup awsec2.SecurityGroup
 
 	capacityProviderName *string
 	hasEC2               bool
@@ -128,8 +146,19 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 		if props.EC2 != nil {
 			v.fail("EC2", "", "cannot be set together with Cluster: add capacity to the existing cluster where it is defined, and pass its CapacityProviderName")
 		}
+		if props.NatGateways != nil || props.VpcEndpoints != nil {
+			v.fail("NatGateways", "", "and VpcEndpoints shape a new VPC and cannot be set together with Cluster")
+		}
 	} else if props.CapacityProviderName != nil {
 		v.fail("CapacityProviderName", *props.CapacityProviderName, "is only for an existing Cluster; a new cluster creates its own capacity provider from EC2")
+	}
+	if props.Vpc != nil && (props.NatGateways != nil || props.VpcEndpoints != nil) {
+		v.fail("NatGateways", "", "and VpcEndpoints shape a new VPC; they cannot be set together with Vpc")
+	}
+	v.intRange("NatGateways", props.NatGateways, 0, 2)
+	endpoints := props.VpcEndpoints != nil && *props.VpcEndpoints
+	if props.NatGateways != nil && *props.NatGateways == 0 && !endpoints {
+		v.fail("NatGateways", "0", "leaves tasks no way to pull images, read secrets or write logs; set VpcEndpoints too")
 	}
 	if e := props.EC2; e != nil {
 		v.intRange("EC2.MinCapacity", e.MinCapacity, 0, 10000)
@@ -151,7 +180,11 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 
 	c.Vpc = props.Vpc
 	if c.Vpc == nil {
-		c.Vpc = newVpc(c)
+		vpc := newVpc(c, float64OrDefault(props.NatGateways, 1))
+		if endpoints {
+			c.EndpointSecurityGroup = addVpcEndpoints(c, vpc, props.EC2 != nil)
+		}
+		c.Vpc = vpc
 	}
 	insights := props.ContainerInsights
 	if insights == "" {
@@ -160,6 +193,8 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 	cluster := awsecs.NewCluster(c, jsii.String("Cluster"), &awsecs.ClusterProps{
 		Vpc:                 c.Vpc,
 		ContainerInsightsV2: insights,
+		// FARGATE and FARGATE_SPOT, for Fargate services that use Spot.
+		EnableFargateCapacityProviders: jsii.Bool(true),
 	})
 	c.ECS = cluster
 	if props.EC2 != nil {
@@ -187,18 +222,81 @@ func (c *Cluster) instanceSecurityGroup(v *validator) awsec2.ISecurityGroup {
 	return groups[0]
 }
 
-func newVpc(scope constructs.Construct) awsec2.IVpc {
+func newVpc(scope constructs.Construct, natGateways float64) awsec2.Vpc {
+	private := awsec2.SubnetType_PRIVATE_WITH_EGRESS
+	if natGateways == 0 {
+		private = awsec2.SubnetType_PRIVATE_ISOLATED
+	}
 	return awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
 		MaxAzs:      jsii.Number(2),
-		NatGateways: jsii.Number(1),
+		NatGateways: jsii.Number(natGateways),
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
-			{Name: jsii.String("Public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24)},
-			{Name: jsii.String("Private"), SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS, CidrMask: jsii.Number(22)},
+			// Nothing in the public subnets needs an address of its own: the
+			// load balancer and the NAT gateway bring theirs.
+			{Name: jsii.String("Public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24), MapPublicIpOnLaunch: jsii.Bool(false)},
+			{Name: jsii.String("Private"), SubnetType: private, CidrMask: jsii.Number(22)},
 		},
 		FlowLogs: &map[string]*awsec2.FlowLogOptions{
 			"FlowLog": {TrafficType: awsec2.FlowLogTrafficType_ALL},
 		},
 	})
+}
+
+// addVpcEndpoints lets tasks reach what they need without the internet:
+// image layers from S3, images from ECR, their secrets and their logs, and
+// on EC2 the ECS endpoints of the container agent. The interface endpoints
+// share one security group, which admits only the groups of the cluster's
+// instances and services (aws-cdk-lib's default would admit the whole VPC).
+func addVpcEndpoints(scope constructs.Construct, vpc awsec2.Vpc, ec2 bool) awsec2.SecurityGroup {
+	sg := awsec2.NewSecurityGroup(scope, jsii.String("EndpointSecurityGroup"), &awsec2.SecurityGroupProps{
+		Vpc:              vpc,
+		Description:      jsii.String("VPC interface endpoints: HTTPS from the cluster tasks and instances only"),
+		AllowAllOutbound: jsii.Bool(false),
+	})
+	keepEgressClosed(sg)
+	private := &awsec2.SubnetSelection{SubnetGroupName: jsii.String("Private")}
+	vpc.AddGatewayEndpoint(jsii.String("S3"), &awsec2.GatewayVpcEndpointOptions{
+		Service: awsec2.GatewayVpcEndpointAwsService_S3(),
+		Subnets: &[]*awsec2.SubnetSelection{private},
+	})
+	services := map[string]awsec2.InterfaceVpcEndpointAwsService{
+		"EcrApi":         awsec2.InterfaceVpcEndpointAwsService_ECR(),
+		"EcrDocker":      awsec2.InterfaceVpcEndpointAwsService_ECR_DOCKER(),
+		"Logs":           awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_LOGS(),
+		"SecretsManager": awsec2.InterfaceVpcEndpointAwsService_SECRETS_MANAGER(),
+	}
+	if ec2 {
+		services["Ecs"] = awsec2.InterfaceVpcEndpointAwsService_ECS()
+		services["EcsAgent"] = awsec2.InterfaceVpcEndpointAwsService_ECS_AGENT()
+		services["EcsTelemetry"] = awsec2.InterfaceVpcEndpointAwsService_ECS_TELEMETRY()
+	}
+	for _, id := range sortedKeys(services) {
+		vpc.AddInterfaceEndpoint(jsii.String(id), &awsec2.InterfaceVpcEndpointOptions{
+			Service:           services[id],
+			Subnets:           private,
+			PrivateDnsEnabled: jsii.Bool(true),
+			Open:              jsii.Bool(false),
+			SecurityGroups:    &[]awsec2.ISecurityGroup{sg},
+		})
+	}
+	return sg
+}
+
+// allowEndpoints lets a group of the cluster's tasks or instances reach the
+// VPC interface endpoints, if the cluster has them.
+func (c *Cluster) allowEndpoints(from awsec2.ISecurityGroup) {
+	if c.EndpointSecurityGroup != nil {
+		c.EndpointSecurityGroup.Connections().AllowFrom(from, tcpPort(443), jsii.String("HTTPS to AWS through the VPC endpoints"))
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps) {
@@ -223,7 +321,7 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 		Description:      jsii.String("ECS container instances: ingress only from passthrough load balancers"),
 		AllowAllOutbound: jsii.Bool(false),
 	})
-	sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS APIs and image registries"), nil)
+	sg.AddEgressRule(anyIPv4(), tcpPort(443), jsii.String("HTTPS to AWS APIs and image registries"), nil)
 
 	userData := awsec2.UserData_ForLinux(nil)
 	role := awsiam.NewRole(c, jsii.String("InstanceRole"), &awsiam.RoleProps{
@@ -256,7 +354,6 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 	asg := awsautoscaling.NewAutoScalingGroup(c, jsii.String("AutoScalingGroup"), &awsautoscaling.AutoScalingGroupProps{
 		Notifications:  notifications,
 		Vpc:            c.Vpc,
-		VpcSubnets:     &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS},
 		LaunchTemplate: launchTemplate,
 		MinCapacity:    float64OrDefaultPtr(props.MinCapacity, 2),
 		MaxCapacity:    float64OrDefaultPtr(props.MaxCapacity, 6),
@@ -290,6 +387,7 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 		})
 	}
 
+	c.allowEndpoints(sg)
 	c.AutoScalingGroup = asg
 	c.CapacityProvider = cp
 	c.InstanceSecurityGroup = sg

@@ -73,6 +73,10 @@ func (v *validator) intRange(prop string, n *float64, lo, hi float64) {
 	if n == nil || isWholeIn(*n, lo, hi) || isToken(*n) {
 		return
 	}
+	if math.IsNaN(*n) || math.IsInf(*n, 0) {
+		v.failf(prop, formatNumber(*n), "is not a number; it must be a whole number from %s to %s", formatNumber(lo), formatNumber(hi))
+		return
+	}
 	v.failf(prop, formatNumber(*n), "must be a whole number from %s to %s", formatNumber(lo), formatNumber(hi))
 }
 
@@ -82,7 +86,7 @@ func (v *validator) seconds(prop string, d awscdk.Duration, lo, hi float64) {
 	if d == nil {
 		return
 	}
-	s := d.ToSeconds(nil)
+	s := d.ToSeconds(&awscdk.TimeConversionOptions{Integral: jsii.Bool(false)})
 	if isWholeIn(*s, lo, hi) || isToken(*s) {
 		return
 	}
@@ -93,7 +97,12 @@ func isWholeIn(n, lo, hi float64) bool {
 	return n >= lo && n <= hi && n == math.Trunc(n)
 }
 
+// isToken reports whether n encodes an unresolved token. Tokens are finite
+// numbers; NaN and infinities never are, and cannot cross to jsii as JSON.
 func isToken(n float64) bool {
+	if math.IsNaN(n) || math.IsInf(n, 0) {
+		return false
+	}
 	return *awscdk.Token_IsUnresolved(jsii.Number(n))
 }
 

@@ -22,11 +22,28 @@ type FargateServiceProps struct {
 	MemoryLimitMiB *float64
 	// VpcSubnets to run tasks in. Tasks never get a public IP address: they
 	// are reached through the load balancer only.
-	// Default: the private subnets.
+	// Default: the VPC's private subnets with egress, or its isolated subnets
+	// if it has none (a VPC without NAT gateways, with VPC endpoints).
 	VpcSubnets *awsec2.SubnetSelection
 	// PlatformVersion of Fargate.
 	// Default: LATEST.
 	PlatformVersion awsecs.FargatePlatformVersion
+	// ARM64 runs the tasks on Graviton (Linux/ARM64), about 20 % cheaper per
+	// vCPU-hour than X86_64. The image must be built for it: pin the platform
+	// of an image asset (awsecrassets.Platform_LINUX_ARM64), or the task
+	// starts and fails with an exec format error.
+	// Default: false (X86_64).
+	ARM64 *bool
+	// Spot runs the tasks above an on-demand base on Fargate Spot, at a
+	// discount, with a two-minute warning before AWS reclaims one. The base
+	// of DesiredCount on-demand tasks (2 by default) keeps the service's
+	// floor on capacity that is not reclaimed; three Spot tasks are placed
+	// for each further on-demand task. Fargate Spot supports only X86_64
+	// tasks, so it cannot be combined with ARM64. A new Cluster enables the
+	// Fargate capacity providers it needs; an existing cluster must have
+	// FARGATE and FARGATE_SPOT associated.
+	// Default: false.
+	Spot *bool
 }
 
 // fargateMemory lists, per CPU value, the memory sizes (MiB) Fargate offers.
@@ -57,11 +74,24 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 	} else if known && !fits(memory) && !isToken(memory) {
 		v.failf("MemoryLimitMiB", formatNumber(memory), "is not offered by Fargate with CPU %s (see the task size table in the Amazon ECS developer guide)", formatNumber(cpu))
 	}
+	spot := props.Spot != nil && *props.Spot
+	arm := props.ARM64 != nil && *props.ARM64
+	if spot && arm {
+		v.fail("Spot", "true", "cannot run ARM64 tasks: Fargate Spot supports only X86_64; drop Spot or ARM64")
+	}
 	v.check()
 
+	var platform *awsecs.RuntimePlatform
+	if arm {
+		platform = &awsecs.RuntimePlatform{
+			CpuArchitecture:       awsecs.CpuArchitecture_ARM64(),
+			OperatingSystemFamily: awsecs.OperatingSystemFamily_LINUX(),
+		}
+	}
 	td := awsecs.NewFargateTaskDefinition(s, jsii.String("TaskDefinition"), &awsecs.FargateTaskDefinitionProps{
-		Cpu:            jsii.Number(cpu),
-		MemoryLimitMiB: jsii.Number(memory),
+		Cpu:             jsii.Number(cpu),
+		MemoryLimitMiB:  jsii.Number(memory),
+		RuntimePlatform: platform,
 	})
 	s.addContainer(td, r, r.containerPort, containerLimits{})
 
@@ -73,29 +103,35 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 		Description:      jsii.String(fmt.Sprintf("Passthrough Fargate tasks: TLS from the load balancer on port %s only", formatNumber(*r.containerPort))),
 		AllowAllOutbound: jsii.Bool(false),
 	})
-	sg.AddEgressRule(awsec2.Peer_AnyIpv4(), awsec2.Port_Tcp(jsii.Number(443)), jsii.String("HTTPS to AWS APIs and image registries"), nil)
+	sg.AddEgressRule(anyIPv4(), tcpPort(443), jsii.String("HTTPS to AWS APIs and image registries"), nil)
+	r.Cluster.allowEndpoints(sg)
 
-	subnets := props.VpcSubnets
-	if subnets == nil {
-		subnets = &awsec2.SubnetSelection{SubnetType: awsec2.SubnetType_PRIVATE_WITH_EGRESS}
+	var strategies *[]*awsecs.CapacityProviderStrategy
+	if spot {
+		base := float64OrDefault(r.DesiredCount, DefaultDesiredCount)
+		strategies = &[]*awsecs.CapacityProviderStrategy{
+			{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(base), Weight: jsii.Number(1)},
+			{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(3)},
+		}
 	}
 	d := r.deployment
 	svc := awsecs.NewFargateService(s, jsii.String("Service"), &awsecs.FargateServiceProps{
-		Cluster:                r.Cluster.ECS,
-		TaskDefinition:         td,
-		DesiredCount:           d.desiredCount,
-		MinHealthyPercent:      d.minHealthy,
-		MaxHealthyPercent:      d.maxHealthy,
-		CircuitBreaker:         d.circuitBreaker,
-		HealthCheckGracePeriod: d.gracePeriod,
-		ServiceName:            r.ServiceName,
-		EnableECSManagedTags:   jsii.Bool(true),
-		PropagateTags:          awsecs.PropagatedTagSource_SERVICE,
-		AssignPublicIp:         jsii.Bool(false),
-		VpcSubnets:             subnets,
-		SecurityGroups:         &[]awsec2.ISecurityGroup{sg},
-		PlatformVersion:        props.PlatformVersion,
+		Cluster:                    r.Cluster.ECS,
+		TaskDefinition:             td,
+		DesiredCount:               d.desiredCount,
+		MinHealthyPercent:          d.minHealthy,
+		MaxHealthyPercent:          d.maxHealthy,
+		CircuitBreaker:             d.circuitBreaker,
+		HealthCheckGracePeriod:     d.gracePeriod,
+		ServiceName:                r.ServiceName,
+		EnableECSManagedTags:       jsii.Bool(true),
+		PropagateTags:              awsecs.PropagatedTagSource_SERVICE,
+		AssignPublicIp:             jsii.Bool(false),
+		VpcSubnets:                 props.VpcSubnets,
+		CapacityProviderStrategies: strategies,
+		SecurityGroups:             &[]awsec2.ISecurityGroup{sg},
+		PlatformVersion:            props.PlatformVersion,
 	})
-	s.attach(svc, r, elbv2.TargetType_IP, sg, awsec2.Port_Tcp(r.containerPort))
+	s.attach(svc, r, elbv2.TargetType_IP, sg, tcpPort(*r.containerPort))
 	return s
 }

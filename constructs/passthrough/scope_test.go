@@ -39,7 +39,7 @@ func TestConstructsWorkAsScopes(t *testing.T) {
 	f := newFixture(t, false)
 	api := f.fargate("Api", 443)
 
-	if got, want := childIDs(api), []string{"Listener", "Logs", "SecurityGroup", "Service", "TargetGroup", "TaskDefinition"}; !slices.Equal(got, want) {
+	if got, want := childIDs(api), []string{"HealthyTargetsAlarm", "Listener", "Logs", "RollbackRule", "SecurityGroup", "Service", "TargetGroup", "TaskDefinition", "UnhealthyTargetsAlarm"}; !slices.Equal(got, want) {
 		t.Errorf("service children = %v, want %v", got, want)
 	}
 	if got, want := childIDs(f.lb), []string{"DNSName", "NLB", "SecurityGroup"}; !slices.Equal(got, want) {
@@ -134,6 +134,10 @@ func TestEC2CapacityDefaults(t *testing.T) {
 		}),
 	})
 	tpl.Has("AWS::AutoScaling::AutoScalingGroup", map[string]any{"MinSize": "2", "MaxSize": "6"})
+	// Public subnets hand out no public addresses (NIST 800-53 R5
+	// VPCSubnetAutoAssignPublicIpDisabled).
+	tpl.CountWith("AWS::EC2::Subnet", map[string]any{"MapPublicIpOnLaunch": true}, 0)
+	tpl.CountWith("AWS::EC2::Subnet", map[string]any{"MapPublicIpOnLaunch": false}, 4)
 	tpl.Has("AWS::ECS::Cluster", map[string]any{
 		"ClusterSettings": []any{map[string]any{"Name": "containerInsights", "Value": "enabled"}},
 	})

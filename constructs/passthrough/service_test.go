@@ -54,7 +54,7 @@ func TestFargateServiceTargetsTasksByIPOnContainerPort(t *testing.T) {
 			"Name":                   "app",
 			"PortMappings":           []any{map[string]any{"ContainerPort": 8443, "HostPort": 8443, "Protocol": "tcp"}},
 			"ReadonlyRootFilesystem": true,
-			"StopTimeout":            60,
+			"StopTimeout":            30,
 		})},
 	})
 	tpl.Has(typeTargetGroup, map[string]any{
@@ -118,7 +118,7 @@ func TestTargetGroupHealthChecksAndDrainingDefaults(t *testing.T) {
 		f.template(t).Has(typeTargetGroup, map[string]any{
 			"HealthCheckProtocol":        "TCP",
 			"HealthCheckPort":            "traffic-port",
-			"HealthCheckIntervalSeconds": 10,
+			"HealthCheckIntervalSeconds": 5,
 			"HealthCheckTimeoutSeconds":  5,
 			"HealthyThresholdCount":      2,
 			"UnhealthyThresholdCount":    2,

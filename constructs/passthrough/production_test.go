@@ -1,0 +1,295 @@
+package passthrough_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
+	"github.com/passthrough-cdk/passthrough/internal/cdktest"
+)
+
+const typeAlarm = "AWS::CloudWatch::Alarm"
+
+func TestAlarmsAreOnByDefaultAndRollBackDeployments(t *testing.T) {
+	f := newFixture(t, false)
+	svc := f.fargate("Api", 443)
+	tpl := f.template(t)
+	tg := logicalID(t, f.stack, svc.TargetGroup)
+
+	tpl.Count(typeAlarm, 2) // no certificate, so no expiry alarm
+	tpl.Has(typeAlarm, map[string]any{
+		"AlarmName":          "Test-Api-healthy-targets-below-floor",
+		"MetricName":         "HealthyHostCount",
+		"Namespace":          "AWS/NetworkELB",
+		"Statistic":          "Minimum",
+		"Threshold":          2,
+		"ComparisonOperator": "LessThanThreshold",
+		"EvaluationPeriods":  3,
+		"Dimensions": assertions.Match_ArrayWith(&[]any{map[string]any{
+			"Name": "TargetGroup", "Value": map[string]any{"Fn::GetAtt": []any{tg, "TargetGroupFullName"}},
+		}}),
+	})
+	tpl.Has(typeAlarm, map[string]any{
+		"AlarmName":          "Test-Api-unhealthy-targets",
+		"MetricName":         "UnHealthyHostCount",
+		"Statistic":          "Maximum",
+		"Threshold":          0,
+		"ComparisonOperator": "GreaterThanThreshold",
+		"EvaluationPeriods":  2,
+	})
+	// A rollout that trips the unhealthy-targets alarm is rolled back.
+	tpl.Has(typeService, map[string]any{
+		"DeploymentConfiguration": assertions.Match_ObjectLike(&map[string]any{
+			"Alarms": map[string]any{
+				"AlarmNames": []any{map[string]any{"Ref": logicalID(t, f.stack, svc.Alarms.UnhealthyTargets)}},
+				"Enable":     true,
+				"Rollback":   true,
+			},
+		}),
+	})
+	tpl.Has("AWS::Events::Rule", map[string]any{
+		"EventPattern": map[string]any{
+			"source":      []any{"aws.ecs"},
+			"detail-type": []any{"ECS Deployment State Change"},
+			"resources":   []any{map[string]any{"Ref": logicalID(t, f.stack, svc.Service)}},
+			"detail":      map[string]any{"eventName": []any{"SERVICE_DEPLOYMENT_FAILED"}},
+		},
+	})
+}
+
+func TestAlarmsNotifyTheTopicAndCertificateExpiryIsWatched(t *testing.T) {
+	f := newFixture(t, false)
+	topic := awssns.NewTopic(f.stack, jsii.String("Ops"), nil)
+	p := f.service(443)
+	p.Certificate = &passthrough.Certificate{Secret: awssecretsmanager.Secret_FromSecretCompleteArn(f.stack, jsii.String("Cert"), jsii.String(certArn))}
+	p.Alarms = &passthrough.AlarmProps{Topic: topic, CertificateExpiryDays: jsii.Number(30)}
+	svc := newFargate(f, "Api", p, 256, 512)
+	tpl := f.template(t)
+	topicRef := map[string]any{"Ref": logicalID(t, f.stack, topic)}
+
+	tpl.Count(typeAlarm, 3)
+	tpl.CountWith(typeAlarm, map[string]any{"AlarmActions": []any{topicRef}, "OKActions": []any{topicRef}}, 3)
+	tpl.Has(typeAlarm, map[string]any{
+		"AlarmName":          "Test-Api-certificate-expiry",
+		"Namespace":          "Passthrough",
+		"MetricName":         "CertificateDaysToExpiry",
+		"Dimensions":         []any{map[string]any{"Name": "ServiceName", "Value": "Api"}},
+		"Statistic":          "Minimum",
+		"Period":             3600,
+		"Threshold":          30,
+		"ComparisonOperator": "LessThanThreshold",
+	})
+	tpl.Has("AWS::Events::Rule", map[string]any{
+		"Targets": []any{assertions.Match_ObjectLike(&map[string]any{"Arn": topicRef})},
+	})
+	if svc.Alarms.CertificateExpiry == nil {
+		t.Error("Alarms.CertificateExpiry is nil")
+	}
+}
+
+func TestAlarmsCanBeTurnedOff(t *testing.T) {
+	f := newFixture(t, false)
+	p := f.service(443)
+	p.Alarms = &passthrough.AlarmProps{Disabled: jsii.Bool(true)}
+	newFargate(f, "Api", p, 256, 512)
+	tpl := f.template(t)
+	tpl.Count(typeAlarm, 0)
+	tpl.Count("AWS::Events::Rule", 0)
+	tpl.Has(typeService, map[string]any{
+		// aws-cdk-lib's default flags write a disabled alarm block.
+		"DeploymentConfiguration": assertions.Match_ObjectLike(&map[string]any{"Alarms": assertions.Match_ObjectLike(&map[string]any{"Enable": false})}),
+	})
+}
+
+func TestAutoScalingTracksCPUAndMemoryAndKeepsTheFloor(t *testing.T) {
+	f := newFixture(t, false)
+	p := f.service(443)
+	p.AutoScaling = &passthrough.AutoScalingProps{MaxCapacity: jsii.Number(8)}
+	newFargate(f, "Api", p, 256, 512)
+	tpl := f.template(t)
+
+	tpl.Has("AWS::ApplicationAutoScaling::ScalableTarget", map[string]any{
+		"MinCapacity":       2,
+		"MaxCapacity":       8,
+		"ScalableDimension": "ecs:service:DesiredCount",
+	})
+	for metric, target := range map[string]float64{"ECSServiceAverageCPUUtilization": 60, "ECSServiceAverageMemoryUtilization": 75} {
+		tpl.Has("AWS::ApplicationAutoScaling::ScalingPolicy", map[string]any{
+			"PolicyType": "TargetTrackingScaling",
+			"TargetTrackingScalingPolicyConfiguration": map[string]any{
+				"PredefinedMetricSpecification": map[string]any{"PredefinedMetricType": metric},
+				"TargetValue":                   target,
+				"ScaleInCooldown":               300,
+				"ScaleOutCooldown":              60,
+			},
+		})
+	}
+	// Deployments keep the scaled count instead of resetting it.
+	tpl.Has(typeService, map[string]any{"DesiredCount": assertions.Match_Absent()})
+	tpl.Has(typeAlarm, map[string]any{"MetricName": "HealthyHostCount", "Threshold": 2})
+}
+
+func TestFargateARM64AndSpot(t *testing.T) {
+	f := newFixture(t, false)
+	passthrough.NewFargateService(f.stack, jsii.String("Arm"), &passthrough.FargateServiceProps{
+		ServiceProps: f.service(443), ARM64: jsii.Bool(true),
+	})
+	passthrough.NewFargateService(f.stack, jsii.String("Cheap"), &passthrough.FargateServiceProps{
+		ServiceProps: f.service(8443), Spot: jsii.Bool(true),
+	})
+	tpl := f.template(t)
+	tpl.Has(typeTaskDef, map[string]any{
+		"RuntimePlatform": map[string]any{"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"},
+	})
+	tpl.Has(typeService, map[string]any{
+		"LaunchType": assertions.Match_Absent(),
+		"CapacityProviderStrategy": []any{
+			map[string]any{"CapacityProvider": "FARGATE", "Base": 2, "Weight": 1},
+			map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 3},
+		},
+	})
+	tpl.Has("AWS::ECS::ClusterCapacityProviderAssociations", map[string]any{
+		"CapacityProviders": assertions.Match_ArrayWith(&[]any{"FARGATE", "FARGATE_SPOT"}),
+	})
+}
+
+func TestGravitonInstancesGetTheARMAMI(t *testing.T) {
+	stack := cdktest.NewStack(t)
+	passthrough.NewCluster(stack, jsii.String("Cluster"), &passthrough.ClusterProps{
+		EC2: &passthrough.EC2CapacityProps{InstanceType: awsec2.NewInstanceType(jsii.String("t4g.medium"))},
+	})
+	tpl := cdktest.TemplateOf(t, stack)
+	tpl.Has("AWS::EC2::LaunchTemplate", map[string]any{
+		"LaunchTemplateData": assertions.Match_ObjectLike(&map[string]any{
+			"InstanceType": "t4g.medium",
+			"ImageId":      map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("amazonlinux2023arm64"))},
+		}),
+	})
+}
+
+func TestVpcWithoutNATUsesEndpointsAndIsolatedSubnets(t *testing.T) {
+	stack := cdktest.NewStack(t)
+	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), &passthrough.ClusterProps{
+		NatGateways:  jsii.Number(0),
+		VpcEndpoints: jsii.Bool(true),
+		EC2:          &passthrough.EC2CapacityProps{},
+	})
+	lb := passthrough.NewLoadBalancer(stack, jsii.String("LB"), &passthrough.LoadBalancerProps{Vpc: cluster.Vpc})
+	passthrough.NewEC2Service(stack, jsii.String("Api"), &passthrough.EC2ServiceProps{ServiceProps: passthrough.ServiceProps{
+		Cluster: cluster, LoadBalancer: lb, Image: awsecsImage(),
+	}})
+	tpl := cdktest.TemplateOf(t, stack)
+	tpl.Count("AWS::EC2::NatGateway", 0)
+	tpl.Count("AWS::EC2::VPCEndpoint", 8)
+	names := map[string]bool{}
+	for _, e := range tpl.Resources("AWS::EC2::VPCEndpoint") {
+		if e["VpcEndpointType"] == "Interface" && e["PrivateDnsEnabled"] == true {
+			names[jsonString(e["ServiceName"])] = true
+		}
+	}
+	for _, service := range []string{"ecr.api", "ecr.dkr", "logs", "secretsmanager", "ecs", "ecs-agent", "ecs-telemetry"} {
+		found := false
+		for n := range names {
+			found = found || strings.HasSuffix(n, `"."},"`+service+`"]]}`) || strings.Contains(n, `".`+service+`"]`)
+		}
+		if !found {
+			t.Errorf("no private-DNS interface endpoint for %s among %v", service, names)
+		}
+	}
+	tpl.Has("AWS::EC2::VPCEndpoint", map[string]any{"VpcEndpointType": "Gateway"})
+	tpl.Has("AWS::EC2::Subnet", map[string]any{
+		"Tags": assertions.Match_ArrayWith(&[]any{map[string]any{"Key": "aws-cdk:subnet-type", "Value": "Isolated"}}),
+	})
+}
+
+func TestProductionOptionsValidation(t *testing.T) {
+	cases := []struct {
+		name  string
+		build func(f *fixture)
+		want  string
+	}{
+		{
+			name: "auto scaling minimum below the floor",
+			build: func(f *fixture) {
+				p := f.service(443)
+				p.AutoScaling = &passthrough.AutoScalingProps{MinCapacity: jsii.Number(1), MaxCapacity: jsii.Number(4)}
+				newFargate(f, "Api", p, 256, 512)
+			},
+			want: "passthrough: Test/Api: AutoScaling.MinCapacity 1: must be a whole number from 2 to 10000",
+		},
+		{
+			name: "auto scaling maximum below the minimum",
+			build: func(f *fixture) {
+				p := f.service(443)
+				p.AutoScaling = &passthrough.AutoScalingProps{MinCapacity: jsii.Number(4), MaxCapacity: jsii.Number(3)}
+				newFargate(f, "Api", p, 256, 512)
+			},
+			want: "passthrough: Test/Api: AutoScaling.MaxCapacity 3: is below the minimum capacity 4",
+		},
+		{
+			name: "auto scaling without maximum",
+			build: func(f *fixture) {
+				p := f.service(443)
+				p.AutoScaling = &passthrough.AutoScalingProps{}
+				newFargate(f, "Api", p, 256, 512)
+			},
+			want: "passthrough: Test/Api: AutoScaling.MaxCapacity: is required",
+		},
+		{
+			name: "CPU target of 100 percent",
+			build: func(f *fixture) {
+				p := f.service(443)
+				p.AutoScaling = &passthrough.AutoScalingProps{MaxCapacity: jsii.Number(4), TargetCPUPercent: jsii.Number(100)}
+				newFargate(f, "Api", p, 256, 512)
+			},
+			want: "passthrough: Test/Api: AutoScaling.TargetCPUPercent 100: must be a whole number from 10 to 95",
+		},
+		{
+			name: "Fargate Spot with ARM64",
+			build: func(f *fixture) {
+				passthrough.NewFargateService(f.stack, jsii.String("Api"), &passthrough.FargateServiceProps{
+					ServiceProps: f.service(443), ARM64: jsii.Bool(true), Spot: jsii.Bool(true),
+				})
+			},
+			want: "passthrough: Test/Api: Spot true: cannot run ARM64 tasks: Fargate Spot supports only X86_64; drop Spot or ARM64",
+		},
+		{
+			name: "certificate expiry threshold of zero days",
+			build: func(f *fixture) {
+				p := f.service(443)
+				p.Alarms = &passthrough.AlarmProps{CertificateExpiryDays: jsii.Number(0)}
+				newFargate(f, "Api", p, 256, 512)
+			},
+			want: "passthrough: Test/Api: Alarms.CertificateExpiryDays 0: must be a whole number from 1 to 397",
+		},
+		{
+			name: "no NAT gateway and no endpoints",
+			build: func(f *fixture) {
+				passthrough.NewCluster(f.stack, jsii.String("Offline"), &passthrough.ClusterProps{NatGateways: jsii.Number(0)})
+			},
+			want: "passthrough: Test/Offline: NatGateways 0: leaves tasks no way to pull images, read secrets or write logs; set VpcEndpoints too",
+		},
+		{
+			name: "NAT gateways with an existing VPC",
+			build: func(f *fixture) {
+				passthrough.NewCluster(f.stack, jsii.String("Mixed"), &passthrough.ClusterProps{Vpc: f.cluster.Vpc, NatGateways: jsii.Number(2)})
+			},
+			want: "passthrough: Test/Mixed: NatGateways: and VpcEndpoints shape a new VPC; they cannot be set together with Vpc",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, false)
+			err := cdktest.Invalid(t, func() { tc.build(f) })
+			if got := err.Error(); got != tc.want {
+				t.Errorf("error mismatch\ngot:  %s\nwant: %s", got, tc.want)
+			}
+		})
+	}
+}
