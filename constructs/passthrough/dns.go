@@ -1,0 +1,260 @@
+package passthrough
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// PrivateDNSTTL is the time to live of the record that AddPrivateDNSName
+// writes with the private addresses of an internet-facing load balancer. A
+// Network Load Balancer keeps one address per Availability Zone for its
+// whole life, so the record only changes when the load balancer is
+// replaced.
+const PrivateDNSTTL = 300
+
+// AddDNSName adds an alias record named recordName (relative to the zone, or
+// fully qualified) to zone, pointing at the load balancer: an A record, and
+// with DualStack an AAAA record too. It lets the services' certificates name
+// a stable host instead of the load balancer's generated DNS name, which
+// changes whenever the load balancer is replaced. The name resolves to what
+// the load balancer's own DNS name resolves to: public addresses for an
+// internet-facing load balancer, even in a private hosted zone, and private
+// ones for an internal load balancer. For a name that callers inside the VPC
+// reach an internet-facing load balancer by, use AddPrivateDNSName.
+func (lb *LoadBalancer) AddDNSName(zone awsroute53.IHostedZone, recordName string) awsroute53.ARecord {
+	v := &validator{scope: lb}
+	lb.checkRecord(v, "AddDNSName", zone, recordName)
+	if v.err == nil && lb.imported && (!lb.dnsNameKnown || !lb.hostedZoneKnown) {
+		v.failf("AddDNSName", fmt.Sprintf("%q", recordName), "needs the DNS name and canonical hosted zone of imported load balancer %s; set LoadBalancerAttributes.DNSName and CanonicalHostedZoneID", *lb.Node().Path())
+	}
+	v.check()
+	return lb.addAlias(zone, recordName)
+}
+
+// AddPrivateDNSName adds a record named recordName to zone, a private hosted
+// zone associated with the load balancer's VPC, that resolves to the load
+// balancer's private addresses. Callers granted with [Service.GrantConnect]
+// connect to the first such name instead of the load balancer's DNS name;
+// give it to the certificates of the services they call.
+//
+// For an internal load balancer the record is an alias, like AddDNSName's.
+// An internet-facing load balancer's DNS name resolves to public addresses,
+// so a caller in the VPC would leave it through the NAT gateway and come
+// back from the internet: it pays NAT data processing both ways, and arrives
+// from the NAT gateway's shared address, which no security group rule can
+// tell apart from the NAT's other users. Its nodes also have private
+// addresses, one per Availability Zone, fixed for the load balancer's life,
+// but neither CloudFormation nor Elastic Load Balancing can set or return
+// them for an internet-facing load balancer (SubnetMapping's
+// PrivateIPv4Address is for internal ones only). The record is therefore an
+// A record with the addresses that a custom resource reads at deploy time
+// from the load balancer's network interfaces (EC2 DescribeNetworkInterfaces,
+// filtered on their description "ELB " + the load balancer's full name),
+// through the stack's AwsCustomResource Lambda function. The lookup runs
+// again whenever the load balancer is replaced.
+func (lb *LoadBalancer) AddPrivateDNSName(zone awsroute53.IPrivateHostedZone, recordName string) awsroute53.ARecord {
+	v := &validator{scope: lb}
+	lb.checkRecord(v, "AddPrivateDNSName", zone, recordName)
+	var interfaces int
+	switch {
+	case v.err != nil:
+	case lb.imported && lb.internetFacing:
+		v.failf("AddPrivateDNSName", fmt.Sprintf("%q", recordName), "cannot look up the private addresses of imported internet-facing load balancer %s; add the name in the app that owns it and pass it as LoadBalancerAttributes.PrivateDNSName", *lb.Node().Path())
+	case lb.imported && (!lb.dnsNameKnown || !lb.hostedZoneKnown):
+		v.failf("AddPrivateDNSName", fmt.Sprintf("%q", recordName), "needs the DNS name and canonical hosted zone of imported load balancer %s; set LoadBalancerAttributes.DNSName and CanonicalHostedZoneID", *lb.Node().Path())
+	case lb.internetFacing:
+		// One network interface per subnet. aws-cdk-lib has already refused
+		// a load balancer whose subnets are not known at synth time.
+		interfaces = len(*lb.Vpc.SelectSubnets(lb.subnets).Subnets)
+	}
+	v.check()
+
+	var record awsroute53.ARecord
+	if lb.internetFacing {
+		record = lb.addPrivateAddresses(zone, recordName, interfaces)
+	} else {
+		record = lb.addAlias(zone, recordName)
+	}
+	if lb.privateDNSName == nil {
+		lb.privateDNSName = fullyQualified(zone, recordName, record)
+		lb.privateDNSRecord = record
+	}
+	return record
+}
+
+// PrivateDNSName is the first name added with AddPrivateDNSName (or given
+// as LoadBalancerAttributes.PrivateDNSName), fully qualified and without the
+// final dot, or nil.
+func (lb *LoadBalancer) PrivateDNSName() *string {
+	return lb.privateDNSName
+}
+
+// fullyQualified is the name of record, as aws-cdk-lib writes it from
+// recordName and the zone's name, without the final dot: written out, so
+// that callers are given the very name their certificates are issued for,
+// not a reference to the record. With a zone name that is a token it is the
+// record's own reference.
+func fullyQualified(zone awsroute53.IHostedZone, recordName string, record awsroute53.ARecord) *string {
+	zoneName := strings.TrimSuffix(*zone.ZoneName(), ".")
+	if awscdkIsToken(zoneName) || awscdkIsToken(recordName) {
+		return record.DomainName()
+	}
+	if strings.HasSuffix(recordName, ".") {
+		return jsii.String(strings.TrimSuffix(recordName, "."))
+	}
+	if recordName == zoneName || strings.HasSuffix(recordName, "."+zoneName) {
+		return jsii.String(recordName)
+	}
+	return jsii.String(recordName + "." + zoneName)
+}
+
+func (lb *LoadBalancer) checkRecord(v *validator, method string, zone awsroute53.IHostedZone, recordName string) {
+	switch {
+	case zone == nil:
+		v.failf(method, "zone", "is required")
+	case recordName == "":
+		v.failf(method, `""`, "is an empty record name; name the record relative to the zone, or fully qualified")
+	}
+}
+
+// recordID is the construct ID of the record for recordName in zone.
+func recordID(kind string, zone awsroute53.IHostedZone, recordName string) *string {
+	return jsii.String(fmt.Sprintf("%s %s %s", kind, *zone.Node().Id(), recordName))
+}
+
+func (lb *LoadBalancer) addAlias(zone awsroute53.IHostedZone, recordName string) awsroute53.ARecord {
+	target := awsroute53.RecordTarget_FromAlias(awsroute53targets.NewLoadBalancerTarget(lb.NLB, nil))
+	record := awsroute53.NewARecord(lb, recordID("Alias", zone, recordName), &awsroute53.ARecordProps{
+		Zone:       zone,
+		RecordName: jsii.String(recordName),
+		Target:     target,
+	})
+	if lb.dualStack {
+		awsroute53.NewAaaaRecord(lb, recordID("AliasIPv6", zone, recordName), &awsroute53.AaaaRecordProps{
+			Zone:       zone,
+			RecordName: jsii.String(recordName),
+			Target:     target,
+		})
+	}
+	return record
+}
+
+// addPrivateAddresses looks up the private IPv4 addresses of the load
+// balancer's network interfaces, one per subnet, and writes them as an A
+// record.
+func (lb *LoadBalancer) addPrivateAddresses(zone awsroute53.IHostedZone, recordName string, interfaces int) awsroute53.ARecord {
+	fullName := lb.nlb.LoadBalancerFullName()
+	paths := make([]*string, interfaces)
+	for i := range paths {
+		paths[i] = jsii.String(fmt.Sprintf("NetworkInterfaces.%d.PrivateIpAddress", i))
+	}
+	call := &customresources.AwsSdkCall{
+		Service: jsii.String("EC2"),
+		Action:  jsii.String("describeNetworkInterfaces"),
+		Parameters: map[string]any{
+			"Filters": []any{map[string]any{
+				"Name":   "description",
+				"Values": []any{"ELB " + *fullName},
+			}},
+		},
+		// A new load balancer has a new full name: the lookup runs again.
+		PhysicalResourceId: customresources.PhysicalResourceId_Of(fullName),
+		OutputPaths:        &paths,
+	}
+	// DescribeNetworkInterfaces supports no resource-level permissions and
+	// no condition keys of its own; the Region is all it can be narrowed by.
+	read := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("ec2:DescribeNetworkInterfaces"),
+		Resources: jsii.Strings("*"),
+		Conditions: &map[string]any{
+			"StringEquals": map[string]any{"aws:RequestedRegion": *awscdk.Aws_REGION()},
+		},
+	})
+	lookup := customresources.NewAwsCustomResource(lb, recordID("PrivateAddresses", zone, recordName), &customresources.AwsCustomResourceProps{
+		OnCreate:            call,
+		OnUpdate:            call,
+		Policy:              customresources.AwsCustomResourcePolicy_FromStatements(&[]awsiam.PolicyStatement{read}),
+		InstallLatestAwsSdk: jsii.Bool(false),
+		LogGroup:            lookupLogGroup(awscdk.Stack_Of(lb)),
+	})
+	suppressLookupFindings(lookup)
+	addresses := make([]*string, interfaces)
+	for i, p := range paths {
+		addresses[i] = lookup.GetResponseField(p)
+	}
+	return awsroute53.NewARecord(lb, recordID("PrivateAddresses", zone, recordName+" record"), &awsroute53.ARecordProps{
+		Zone:       zone,
+		RecordName: jsii.String(recordName),
+		Target:     awsroute53.RecordTarget_FromIpAddresses(addresses...),
+		Ttl:        awscdk.Duration_Seconds(jsii.Number(PrivateDNSTTL)),
+	})
+}
+
+// lookupLogGroupID is the ID, under the stack, of the log group of the
+// stack's AwsCustomResource function. The function is a singleton per stack
+// and takes its log group from the first AwsCustomResource that creates it,
+// so the log group is one per stack too.
+const lookupLogGroupID = "PassthroughAwsCustomResourceLogs"
+
+func lookupLogGroup(stack awscdk.Stack) awslogs.ILogGroup {
+	if existing, ok := stack.Node().TryFindChild(jsii.String(lookupLogGroupID)).(awslogs.ILogGroup); ok {
+		return existing
+	}
+	return awslogs.NewLogGroup(stack, jsii.String(lookupLogGroupID), &awslogs.LogGroupProps{
+		Retention:     defaultLogRetention,
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+}
+
+// suppressLookupFindings records why the custom resource's Lambda function
+// role and policy raise cdk-nag findings, on those resources only.
+func suppressLookupFindings(lookup customresources.AwsCustomResource) {
+	// The stack's one AwsCustomResource function, named after its UUID.
+	id := "AWS" + strings.ReplaceAll(*customresources.AwsCustomResource_PROVIDER_FUNCTION_UUID(), "-", "")
+	if fn := awscdk.Stack_Of(lookup).Node().TryFindChild(jsii.String(id)); fn != nil {
+		if role := fn.Node().TryFindChild(jsii.String("ServiceRole")); role != nil && !hasNagSuppression(role, "AwsSolutions-IAM4") {
+			suppressNag(role, nagSuppression{
+				id:        "AwsSolutions-IAM4",
+				reason:    "AWSLambdaBasicExecutionRole lets aws-cdk-lib's AwsCustomResource function write its own logs, and nothing else; its API permissions are in a separate policy per call",
+				appliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
+			})
+		}
+	}
+	if policy := lookup.Node().TryFindChild(jsii.String("CustomResourcePolicy")); policy != nil {
+		suppressNag(policy, nagSuppression{
+			id:        "AwsSolutions-IAM5",
+			reason:    "ec2:DescribeNetworkInterfaces supports no resource-level permissions, so it can only be granted on *; the statement is limited to this one read-only action in the stack's Region",
+			appliesTo: []string{"Resource::*"},
+		})
+	}
+}
+
+// hasNagSuppression tells whether the resource behind c already records a
+// suppression of rule id: a resource shared by several constructs, such as
+// the stack's AwsCustomResource function, gets it once.
+func hasNagSuppression(c constructs.IConstruct, id string) bool {
+	if child := c.Node().DefaultChild(); child != nil {
+		c = child
+	}
+	res, ok := c.(awscdk.CfnResource)
+	if !ok {
+		return false
+	}
+	existing, _ := res.GetMetadata(jsii.String("cdk_nag")).(map[string]any)
+	rules, _ := existing["rules_to_suppress"].([]any)
+	for _, r := range rules {
+		if m, _ := r.(map[string]any); m["id"] == id {
+			return true
+		}
+	}
+	return false
+}

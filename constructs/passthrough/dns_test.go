@@ -1,0 +1,223 @@
+package passthrough_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
+	"github.com/passthrough-cdk/passthrough/internal/cdktest"
+)
+
+const (
+	typeRecordSet = "AWS::Route53::RecordSet"
+	typeLookup    = "Custom::AWS"
+)
+
+func privateZone(f *fixture) awsroute53.PrivateHostedZone {
+	return awsroute53.NewPrivateHostedZone(f.stack, jsii.String("Zone"), &awsroute53.PrivateHostedZoneProps{ZoneName: jsii.String("internal.example"), Vpc: f.cluster.Vpc})
+}
+
+func aliasTo(lb string) map[string]any {
+	return map[string]any{
+		"DNSName":      map[string]any{"Fn::Join": []any{"", []any{"dualstack.", getAtt(lb, "DNSName")}}},
+		"HostedZoneId": getAtt(lb, "CanonicalHostedZoneID"),
+	}
+}
+
+// A name in a public zone aliases the load balancer, so that certificates
+// can name a stable host.
+func TestAddDNSNameAliasesTheLoadBalancer(t *testing.T) {
+	f := newFixture(t, false)
+	zone := awsroute53.HostedZone_FromHostedZoneAttributes(f.stack, jsii.String("Public"), &awsroute53.HostedZoneAttributes{
+		HostedZoneId: jsii.String("Z0123456789ABCDEFGHIJ"),
+		ZoneName:     jsii.String("example.com"),
+	})
+	record := f.lb.AddDNSName(zone, "api")
+	tpl := f.template(t)
+	tpl.Count(typeRecordSet, 1)
+	tpl.Has(typeRecordSet, map[string]any{
+		"Name":         "api.example.com.",
+		"Type":         "A",
+		"HostedZoneId": "Z0123456789ABCDEFGHIJ",
+		"AliasTarget":  aliasTo(logicalID(t, f.stack, f.lb.NLB)),
+	})
+	tpl.Count(typeLookup, 0)
+	if *record.Node().Scope().Node().Path() != "Test/LB" {
+		t.Errorf("record under %s, want the load balancer", *record.Node().Scope().Node().Path())
+	}
+	// AddDNSName is not a private path: GrantConnect still needs one.
+	if f.lb.PrivateDNSName() != nil {
+		t.Errorf("PrivateDNSName() = %s after AddDNSName", *f.lb.PrivateDNSName())
+	}
+}
+
+// An internal load balancer's own DNS name resolves to private addresses:
+// its private name is an alias too, with no lookup.
+func TestAddPrivateDNSNameAliasesAnInternalLoadBalancer(t *testing.T) {
+	f := internalFixture(t, false)
+	f.lb.AddPrivateDNSName(privateZone(f), "billing.internal.example.")
+	tpl := f.template(t)
+	tpl.Has(typeRecordSet, map[string]any{
+		"Name":        "billing.internal.example.",
+		"Type":        "A",
+		"AliasTarget": aliasTo(logicalID(t, f.stack, f.lb.NLB)),
+	})
+	tpl.Count(typeLookup, 0)
+	if got := *f.lb.PrivateDNSName(); got != "billing.internal.example" {
+		t.Errorf("PrivateDNSName() = %s", got)
+	}
+}
+
+// An internet-facing load balancer's private addresses are read from its
+// network interfaces at deploy time, one per subnet, and written as an A
+// record.
+func TestAddPrivateDNSNameLooksUpAnInternetFacingLoadBalancersAddresses(t *testing.T) {
+	f := newFixture(t, false)
+	f.lb.AddPrivateDNSName(privateZone(f), "lb")
+	tpl := f.template(t)
+	nlb := logicalID(t, f.stack, f.lb.NLB)
+	lookup := onlyID(t, tpl, typeLookup)
+	tpl.Has(typeRecordSet, map[string]any{
+		"Name": "lb.internal.example.",
+		"Type": "A",
+		"TTL":  fmt.Sprint(passthrough.PrivateDNSTTL),
+		"ResourceRecords": []any{
+			getAtt(lookup, "NetworkInterfaces.0.PrivateIpAddress"),
+			getAtt(lookup, "NetworkInterfaces.1.PrivateIpAddress"),
+		},
+	})
+	want := map[string]any{"Fn::Join": []any{"", []any{
+		`{"action":"describeNetworkInterfaces","outputPaths":["NetworkInterfaces.0.PrivateIpAddress","NetworkInterfaces.1.PrivateIpAddress"],"parameters":{"Filters":[{"Name":"description","Values":["ELB `,
+		getAtt(nlb, "LoadBalancerFullName"),
+		`"]}]},"physicalResourceId":{"id":"`,
+		getAtt(nlb, "LoadBalancerFullName"),
+		`"},"service":"EC2"}`,
+	}}}
+	for _, key := range []string{"Create", "Update"} {
+		if got := tpl.Resources(typeLookup)[lookup][key]; jsonString(got) != jsonString(want) {
+			t.Errorf("%s call\ngot:  %s\nwant: %s", key, jsonString(got), jsonString(want))
+		}
+	}
+	tpl.Has("AWS::IAM::Policy", map[string]any{
+		"PolicyDocument": map[string]any{"Statement": []any{map[string]any{
+			"Action":    "ec2:DescribeNetworkInterfaces",
+			"Effect":    "Allow",
+			"Resource":  "*",
+			"Condition": map[string]any{"StringEquals": map[string]any{"aws:RequestedRegion": ref("AWS::Region")}},
+		}}},
+	})
+	if got := *f.lb.PrivateDNSName(); got != "lb.internal.example" {
+		t.Errorf("PrivateDNSName() = %s", got)
+	}
+}
+
+// The lookup's function, role and policy raise no cdk-nag finding that is
+// not suppressed with its reason, and two lookups in one stack share one
+// log group and one suppression on the shared role.
+func TestPrivateAddressLookupCausesNoCdkNagFinding(t *testing.T) {
+	f := newFixture(t, false)
+	zone := privateZone(f)
+	f.lb.AddPrivateDNSName(zone, "lb")
+	second := passthrough.NewLoadBalancer(f.stack, jsii.String("Second"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc})
+	second.AddPrivateDNSName(zone, "second")
+	awscdk.Aspects_Of(f.stack).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(false), LogIgnores: jsii.Bool(true)}), nil)
+	annotations := assertions.Annotations_FromStack(f.stack)
+	match := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*"))
+	for _, m := range *annotations.FindError(jsii.String("*"), match) {
+		t.Errorf("%s: %v", *m.Id, m.Entry.Data)
+	}
+	for _, m := range *annotations.FindWarning(jsii.String("*"), match) {
+		t.Errorf("%s: %v", *m.Id, m.Entry.Data)
+	}
+	for _, rule := range []string{"AwsSolutions-IAM4", "AwsSolutions-IAM5"} {
+		if ignored := annotations.FindInfo(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String(rule))); len(*ignored) == 0 {
+			t.Errorf("cdk-nag logged no suppressed %s: the pack did not see the suppression", rule)
+		}
+	}
+	tpl := f.template(t)
+	tpl.Count(typeLookup, 2)
+	// One log group for the stack's one lookup function, kept a month.
+	tpl.CountWith("AWS::Logs::LogGroup", map[string]any{"RetentionInDays": 30}, 1)
+	roles := 0
+	for _, r := range tpl.JSON()["Resources"].(map[string]any) {
+		res := r.(map[string]any)
+		if res["Type"] != "AWS::IAM::Role" {
+			continue
+		}
+		md, _ := res["Metadata"].(map[string]any)
+		nag, _ := md["cdk_nag"].(map[string]any)
+		rules, _ := nag["rules_to_suppress"].([]any)
+		for _, rule := range rules {
+			if rule.(map[string]any)["id"] == "AwsSolutions-IAM4" {
+				roles++
+			}
+		}
+	}
+	if roles != 1 {
+		t.Errorf("%d IAM4 suppressions on roles, want 1 on the shared function's role", roles)
+	}
+}
+
+func TestDNSNamesRefuseWhatCannotWork(t *testing.T) {
+	imported := func(f *fixture, internetFacing bool, dns bool) *passthrough.LoadBalancer {
+		attrs := &passthrough.LoadBalancerAttributes{
+			LoadBalancerArn: jsii.String(importedArn),
+			SecurityGroupID: jsii.String("sg-0123456789abcdef0"),
+			Vpc:             f.cluster.Vpc,
+			AllowedClients:  []awsec2.IPeer{awsec2.Peer_AnyIpv4()},
+			InternetFacing:  jsii.Bool(internetFacing),
+		}
+		if dns {
+			attrs.DNSName = jsii.String("shared-0123456789.elb.eu-west-1.amazonaws.com")
+			attrs.CanonicalHostedZoneID = jsii.String("Z2IFOLAFXWLO4F")
+		}
+		return passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), attrs)
+	}
+	cases := []struct {
+		name  string
+		build func(f *fixture)
+		want  string
+	}{
+		{
+			name:  "empty record name",
+			build: func(f *fixture) { f.lb.AddDNSName(privateZone(f), "") },
+			want:  `passthrough: Test/LB: AddDNSName "": is an empty record name; name the record relative to the zone, or fully qualified`,
+		},
+		{
+			name:  "no zone",
+			build: func(f *fixture) { f.lb.AddPrivateDNSName(nil, "lb") },
+			want:  "passthrough: Test/LB: AddPrivateDNSName zone: is required",
+		},
+		{
+			name:  "private addresses of an imported internet-facing load balancer",
+			build: func(f *fixture) { imported(f, true, true).AddPrivateDNSName(privateZone(f), "lb") },
+			want:  `passthrough: Test/Shared: AddPrivateDNSName "lb": cannot look up the private addresses of imported internet-facing load balancer Test/Shared; add the name in the app that owns it and pass it as LoadBalancerAttributes.PrivateDNSName`,
+		},
+		{
+			name:  "alias of an imported load balancer without DNS name",
+			build: func(f *fixture) { imported(f, false, false).AddDNSName(privateZone(f), "lb") },
+			want:  `passthrough: Test/Shared: AddDNSName "lb": needs the DNS name and canonical hosted zone of imported load balancer Test/Shared; set LoadBalancerAttributes.DNSName and CanonicalHostedZoneID`,
+		},
+		{
+			name:  "private alias of an imported internal load balancer without DNS name",
+			build: func(f *fixture) { imported(f, false, false).AddPrivateDNSName(privateZone(f), "lb") },
+			want:  `passthrough: Test/Shared: AddPrivateDNSName "lb": needs the DNS name and canonical hosted zone of imported load balancer Test/Shared; set LoadBalancerAttributes.DNSName and CanonicalHostedZoneID`,
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, false)
+			err := cdktest.Invalid(t, func() { tc.build(f) })
+			if got := err.Error(); got != tc.want {
+				t.Errorf("error mismatch\ngot:  %s\nwant: %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -1,0 +1,161 @@
+package passthrough_test
+
+import (
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
+
+	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
+	"github.com/passthrough-cdk/passthrough/internal/cdktest"
+)
+
+const (
+	typeEndpointService = "AWS::EC2::VPCEndpointService"
+	typeEndpointPerms   = "AWS::EC2::VPCEndpointServicePermissions"
+)
+
+// Account IDs become the account's root ARN, ARNs and "*" stay as they are,
+// and every connection waits for acceptance by default.
+func TestEndpointServiceExposesTheLoadBalancerToNamedPrincipals(t *testing.T) {
+	f := internalFixture(t, false)
+	f.fargate("Api", 443)
+	es := passthrough.NewEndpointService(f.stack, jsii.String("Endpoint"), &passthrough.EndpointServiceProps{
+		LoadBalancer:      f.lb,
+		AllowedPrincipals: []string{"111122223333", "arn:aws:iam::444455556666:role/consumer"},
+	})
+	tpl := f.template(t)
+	svc := onlyID(t, tpl, typeEndpointService)
+	tpl.Has(typeEndpointService, map[string]any{
+		"AcceptanceRequired":      true,
+		"NetworkLoadBalancerArns": []any{ref(logicalID(t, f.stack, f.lb.NLB))},
+	})
+	tpl.Has(typeEndpointPerms, map[string]any{
+		"ServiceId": ref(svc),
+		"AllowedPrincipals": []any{
+			map[string]any{"Fn::Join": []any{"", []any{"arn:", ref("AWS::Partition"), ":iam::111122223333:root"}}},
+			"arn:aws:iam::444455556666:role/consumer",
+		},
+	})
+	// The load balancer's security group leaves PrivateLink traffic to the
+	// endpoint service's guards.
+	tpl.Has(typeLoadBalancer, map[string]any{
+		"Scheme": "internal",
+		"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic": "off",
+	})
+	outputs := tpl.JSON()["Outputs"].(map[string]any)
+	found := false
+	for _, o := range outputs {
+		found = found || jsonString(o.(map[string]any)["Value"]) == jsonString(map[string]any{"Fn::Join": []any{".", []any{"com.amazonaws.vpce", ref("AWS::Region"), ref(svc)}}})
+	}
+	if !found {
+		t.Errorf("no output holds the service name: %v", jsonString(outputs))
+	}
+	if es.ServiceName() == nil {
+		t.Error("ServiceName() is nil")
+	}
+}
+
+// Any account may connect if the provider accepts each connection.
+func TestEndpointServiceAllowsEveryAccountOnlyWithAcceptance(t *testing.T) {
+	f := internalFixture(t, false)
+	passthrough.NewEndpointService(f.stack, jsii.String("Endpoint"), &passthrough.EndpointServiceProps{
+		LoadBalancer:       f.lb,
+		AllowedPrincipals:  []string{passthrough.AnyPrincipal},
+		AcceptanceRequired: jsii.Bool(true),
+	})
+	f.template(t).Has(typeEndpointPerms, map[string]any{"AllowedPrincipals": []any{"*"}})
+}
+
+// The enforcement of inbound rules on PrivateLink traffic is off by
+// default and can be turned on.
+func TestSecurityGroupEnforcementOnPrivateLinkCanBeTurnedOn(t *testing.T) {
+	f := internalFixture(t, false)
+	passthrough.NewLoadBalancer(f.stack, jsii.String("Enforcing"), &passthrough.LoadBalancerProps{
+		Vpc:                               f.cluster.Vpc,
+		InternetFacing:                    jsii.Bool(false),
+		EnforceSecurityGroupOnPrivateLink: jsii.Bool(true),
+	})
+	tpl := f.template(t)
+	tpl.CountWith(typeLoadBalancer, map[string]any{"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic": "on"}, 1)
+	tpl.CountWith(typeLoadBalancer, map[string]any{"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic": "off"}, 2)
+}
+
+func TestEndpointServiceCausesNoCdkNagFinding(t *testing.T) {
+	f := internalFixture(t, false)
+	passthrough.NewEndpointService(f.stack, jsii.String("Endpoint"), &passthrough.EndpointServiceProps{
+		LoadBalancer:      f.lb,
+		AllowedPrincipals: []string{"111122223333"},
+	})
+	awscdk.Aspects_Of(f.stack).Add(cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(false)}), nil)
+	annotations := assertions.Annotations_FromStack(f.stack)
+	match := assertions.Match_StringLikeRegexp(jsii.String("AwsSolutions-.*|CdkNagValidationFailure.*"))
+	for _, m := range *annotations.FindError(jsii.String("*"), match) {
+		t.Errorf("%s: %v", *m.Id, m.Entry.Data)
+	}
+	for _, m := range *annotations.FindWarning(jsii.String("*"), match) {
+		t.Errorf("%s: %v", *m.Id, m.Entry.Data)
+	}
+}
+
+func TestEndpointServiceRefusesWhatCannotWork(t *testing.T) {
+	cases := []struct {
+		name  string
+		props func(f *fixture) *passthrough.EndpointServiceProps
+		want  string
+	}{
+		{
+			name:  "no load balancer",
+			props: func(f *fixture) *passthrough.EndpointServiceProps { return nil },
+			want:  "passthrough: Test/Endpoint: LoadBalancer: is required",
+		},
+		{
+			name: "every account without acceptance",
+			props: func(f *fixture) *passthrough.EndpointServiceProps {
+				return &passthrough.EndpointServiceProps{LoadBalancer: f.lb, AllowedPrincipals: []string{"111122223333", "*"}, AcceptanceRequired: jsii.Bool(false)}
+			},
+			want: `passthrough: Test/Endpoint: AllowedPrincipals "*": with AcceptanceRequired false would let every AWS account connect without approval; name the consumers' accounts, or leave AcceptanceRequired on`,
+		},
+		{
+			name: "a principal that is neither account nor ARN",
+			props: func(f *fixture) *passthrough.EndpointServiceProps {
+				return &passthrough.EndpointServiceProps{LoadBalancer: f.lb, AllowedPrincipals: []string{"consumer-team"}}
+			},
+			want: `passthrough: Test/Endpoint: AllowedPrincipals "consumer-team": must be a 12-digit AWS account ID, an IAM ARN or "*"`,
+		},
+		{
+			name: "an account ID one digit short",
+			props: func(f *fixture) *passthrough.EndpointServiceProps {
+				return &passthrough.EndpointServiceProps{LoadBalancer: f.lb, AllowedPrincipals: []string{"11112222333"}}
+			},
+			want: `passthrough: Test/Endpoint: AllowedPrincipals "11112222333": must be a 12-digit AWS account ID, an IAM ARN or "*"`,
+		},
+		{
+			name: "an imported load balancer",
+			props: func(f *fixture) *passthrough.EndpointServiceProps {
+				lb := passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{
+					LoadBalancerArn: jsii.String(importedArn),
+					SecurityGroupID: jsii.String("sg-0123456789abcdef0"),
+					Vpc:             f.cluster.Vpc,
+					AllowedClients:  []awsec2.IPeer{awsec2.Peer_AnyIpv4()},
+				})
+				return &passthrough.EndpointServiceProps{LoadBalancer: lb}
+			},
+			want: "passthrough: Test/Endpoint: LoadBalancer Test/Shared: is imported; create the endpoint service in the app that owns it",
+		},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := internalFixture(t, false)
+			err := cdktest.Invalid(t, func() {
+				passthrough.NewEndpointService(f.stack, jsii.String("Endpoint"), tc.props(f))
+			})
+			if got := err.Error(); got != tc.want {
+				t.Errorf("error mismatch\ngot:  %s\nwant: %s", got, tc.want)
+			}
+		})
+	}
+}
