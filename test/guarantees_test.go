@@ -79,7 +79,7 @@ func TestExamplesTargetGroupPerService(t *testing.T) {
 			"Protocol":                   "TCP",
 			"HealthCheckProtocol":        "TCP",
 			"HealthCheckPort":            "traffic-port",
-			"HealthCheckIntervalSeconds": 10,
+			"HealthCheckIntervalSeconds": 5,
 			"HealthyThresholdCount":      2,
 			"UnhealthyThresholdCount":    2,
 			"TargetGroupAttributes": assertions.Match_ArrayWith(&[]any{
@@ -123,7 +123,6 @@ func TestExamplesLaunchTypeNetworking(t *testing.T) {
 func TestExamplesDeploymentSafety(t *testing.T) {
 	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
 		tpl.CountWith(typeService, map[string]any{
-			"DesiredCount":                  assertions.Match_AnyValue(),
 			"HealthCheckGracePeriodSeconds": 60,
 			"DeploymentConfiguration": map[string]any{
 				"DeploymentCircuitBreaker": map[string]any{"Enable": true, "Rollback": true},
@@ -131,8 +130,24 @@ func TestExamplesDeploymentSafety(t *testing.T) {
 				"MaximumPercent":           200,
 			},
 		}, len(tpl.Resources(typeService)))
+		// At least two tasks: the desired count, or with auto scaling (which
+		// owns the count, so the template leaves it out) the minimum.
+		scaledMin := map[string]float64{}
+		for _, target := range tpl.Resources("AWS::ApplicationAutoScaling::ScalableTarget") {
+			raw, _ := json.Marshal(target["ResourceId"])
+			for id := range tpl.Resources(typeService) {
+				if strings.Contains(string(raw), `"`+id+`"`) {
+					scaledMin[id] = target["MinCapacity"].(float64)
+				}
+			}
+		}
 		for id, svc := range tpl.Resources(typeService) {
-			if n, _ := svc["DesiredCount"].(float64); n < 2 {
+			n, _ := svc["DesiredCount"].(float64)
+			if min, scaled := scaledMin[id]; scaled {
+				if svc["DesiredCount"] != nil || min < 2 {
+					t.Errorf("auto scaled service %s: desired count %v (want none), minimum %v (want at least 2)", id, svc["DesiredCount"], min)
+				}
+			} else if n < 2 {
 				t.Errorf("service %s desired count %v, want at least 2", id, svc["DesiredCount"])
 			}
 		}
@@ -159,8 +174,9 @@ func TestExamplesDeploymentSafety(t *testing.T) {
 }
 
 // The NLB is created with its security group, which clients reach on the
-// listener ports only; targets are reachable from that group only; no other
-// ingress exists; and the DNS name is a stack output.
+// listener ports only; targets are reachable from that group only; the only
+// other ingress is HTTPS into the VPC endpoints' group from the stack's own
+// groups; and the DNS name is a stack output.
 func TestExamplesSecurityGroupsAdmitOnlyTheListenerPath(t *testing.T) {
 	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
 		nlbGroups := map[string]bool{}
@@ -197,9 +213,24 @@ func TestExamplesSecurityGroupsAdmitOnlyTheListenerPath(t *testing.T) {
 				}
 			}
 		}
-		// Separate ingress rules: only from a load balancer's group.
+		endpointGroups := map[string]bool{}
+		for id, sg := range tpl.Resources(typeSecurityGroup) {
+			if desc, _ := sg["GroupDescription"].(string); strings.HasPrefix(desc, "VPC interface endpoints") {
+				endpointGroups[id] = true
+			}
+		}
+		// Separate ingress rules: only from a load balancer's group, or
+		// HTTPS from the stack's own groups into the endpoints' group.
 		for id, rule := range tpl.Resources(typeIngress) {
 			src := getAttOf(t, rule["SourceSecurityGroupId"])
+			if endpointGroups[getAttOf(t, rule["GroupId"])] && rule["FromPort"] == 443.0 && rule["ToPort"] == 443.0 {
+				continue
+			}
+			// A caller into a load balancer's group on a listener port
+			// (Service.GrantConnect), or into a consumer endpoint's group.
+			if isCallerIngress(t, tpl, rule, nlbGroups, listenerPorts) {
+				continue
+			}
 			if !nlbGroups[src] {
 				t.Errorf("ingress rule %s admits %v, not a load balancer's security group", id, rule)
 			}

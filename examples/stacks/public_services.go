@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -11,24 +12,34 @@ import (
 // PublicServicesStackProps configures [NewPublicServicesStack].
 type PublicServicesStackProps struct {
 	awscdk.StackProps
-	// Workload of the TLS services. Required.
+	// Workload of the TLS services on X86_64. Required.
 	Workload Workload
-	// EC2 runs the services on EC2 instances in bridge mode with dynamic
-	// host ports instead of Fargate.
+	// WorkloadARM64 is the same workload built for ARM64 (Graviton).
+	// Required.
+	WorkloadARM64 Workload
+	// EC2 runs the services on Graviton EC2 instances in bridge mode with
+	// dynamic host ports, in subnets without internet access, instead of on
+	// Fargate.
 	EC2 bool
 }
 
-// publicServices are the three services of architecture 1, each on its own
-// listener port of the shared load balancer.
-// Partners asks its clients for a certificate (mutual TLS).
-var publicServices = []struct {
+// publicService is one of the three services of architecture 1, each on its
+// own listener port of the shared load balancer. On Fargate each shows a
+// production option: auto scaling (Api), mutual TLS on Graviton (Partners)
+// and Fargate Spot above an on-demand base (Admin).
+type publicService struct {
 	id           string
 	listenerPort float64
 	mutualTLS    bool
-}{
-	{"Api", 443, false},
-	{"Partners", 8443, true},
-	{"Admin", 9443, false},
+	autoScaling  bool
+	arm64        bool
+	spot         bool
+}
+
+var publicServices = []publicService{
+	{id: "Api", listenerPort: 443, autoScaling: true},
+	{id: "Partners", listenerPort: 8443, mutualTLS: true, arm64: true},
+	{id: "Admin", listenerPort: 9443, spot: true},
 }
 
 // NewPublicServicesStack is architecture 1 of the design: clients on the
@@ -36,10 +47,17 @@ var publicServices = []struct {
 // TLS services in one ECS cluster, each terminating TLS in its container.
 func NewPublicServicesStack(scope constructs.Construct, id string, props *PublicServicesStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	ops := opsTopic(stack)
 
-	clusterProps := &passthrough.ClusterProps{}
+	// Fargate tasks reach AWS through VPC endpoints and keep one NAT gateway
+	// for anything else; the EC2 instances have no internet access at all.
+	clusterProps := &passthrough.ClusterProps{VpcEndpoints: jsii.Bool(true)}
 	if props.EC2 {
-		clusterProps.EC2 = &passthrough.EC2CapacityProps{}
+		clusterProps.NatGateways = jsii.Number(0)
+		clusterProps.EC2 = &passthrough.EC2CapacityProps{
+			InstanceType:      awsec2.NewInstanceType(jsii.String("t4g.medium")),
+			NotificationTopic: ops,
+		}
 	}
 	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), clusterProps)
 	lb := passthrough.NewLoadBalancer(stack, jsii.String("LoadBalancer"), &passthrough.LoadBalancerProps{
@@ -48,15 +66,27 @@ func NewPublicServicesStack(scope constructs.Construct, id string, props *Public
 
 	cert := certificateSecret(stack)
 	for _, svc := range publicServices {
-		service := tlsServerProps(svc.id, props.Workload, cert, svc.mutualTLS)
+		workload := props.Workload
+		if props.EC2 || svc.arm64 {
+			workload = props.WorkloadARM64
+		}
+		service := tlsServerProps(svc.id, workload, cert, svc.mutualTLS)
 		service.Cluster = cluster
 		service.LoadBalancer = lb
 		service.ListenerPort = jsii.Number(svc.listenerPort)
+		service.Alarms = &passthrough.AlarmProps{Topic: ops}
+		if svc.autoScaling {
+			service.AutoScaling = &passthrough.AutoScalingProps{MaxCapacity: jsii.Number(6)}
+		}
 		var s *passthrough.Service
 		if props.EC2 {
 			s = passthrough.NewEC2Service(stack, jsii.String(svc.id), &passthrough.EC2ServiceProps{ServiceProps: service})
 		} else {
-			s = passthrough.NewFargateService(stack, jsii.String(svc.id), &passthrough.FargateServiceProps{ServiceProps: service})
+			s = passthrough.NewFargateService(stack, jsii.String(svc.id), &passthrough.FargateServiceProps{
+				ServiceProps: service,
+				ARM64:        jsii.Bool(svc.arm64),
+				Spot:         jsii.Bool(svc.spot),
+			})
 		}
 		acknowledgePlainEnvironment(s)
 	}

@@ -27,23 +27,51 @@ const ImageContextKey = "image"
 
 // Names of the example stacks, as `cdk deploy` takes them.
 const (
-	PublicServicesFargateStack = "PassthroughPublicServicesFargate"
-	PublicServicesEC2Stack     = "PassthroughPublicServicesEC2"
+	PublicServicesFargateStack   = "PassthroughPublicServicesFargate"
+	PublicServicesEC2Stack       = "PassthroughPublicServicesEC2"
+	ServiceToServiceFargateStack = "PassthroughServiceToServiceFargate"
+	ServiceToServiceEC2Stack     = "PassthroughServiceToServiceEC2"
+	PublicAndInternalStack       = "PassthroughPublicAndInternalFargate"
+	PrivateLinkProviderStack     = "PassthroughPrivateLinkProvider"
+	PrivateLinkConsumerStack     = "PassthroughPrivateLinkConsumer"
 )
 
 // All adds every example stack to app. The stacks are environment-agnostic:
 // synthesizing them needs no AWS account or credentials.
 func All(app awscdk.App) []awscdk.Stack {
-	workload := DefaultWorkload(app)
+	workload, workloadARM64 := DefaultWorkload(app), DefaultWorkloadARM64(app)
 	return []awscdk.Stack{
 		NewPublicServicesStack(app, PublicServicesFargateStack, &PublicServicesStackProps{
-			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough architecture 1 on Fargate: internet -> one NLB (TCP) -> three TLS services")},
-			Workload:   workload,
+			StackProps:    awscdk.StackProps{Description: jsii.String("Passthrough architecture 1 on Fargate: internet -> one NLB (TCP) -> three TLS services")},
+			Workload:      workload,
+			WorkloadARM64: workloadARM64,
 		}),
 		NewPublicServicesStack(app, PublicServicesEC2Stack, &PublicServicesStackProps{
-			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough architecture 1 on EC2: internet -> one NLB (TCP) -> three TLS services on dynamic host ports")},
+			StackProps:    awscdk.StackProps{Description: jsii.String("Passthrough architecture 1 on EC2: internet -> one NLB (TCP) -> three TLS services on dynamic host ports")},
+			Workload:      workload,
+			WorkloadARM64: workloadARM64,
+			EC2:           true,
+		}),
+		NewServiceToServiceStack(app, ServiceToServiceFargateStack, &ServiceToServiceStackProps{
+			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough architecture 2 on Fargate: two clusters, each service calling the other through the other's internal NLB (TCP)")},
+			Workload:   workload,
+		}),
+		NewServiceToServiceStack(app, ServiceToServiceEC2Stack, &ServiceToServiceStackProps{
+			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough architecture 2 on EC2: two clusters, each service calling the other through the other's internal NLB (TCP)")},
 			Workload:   workload,
 			EC2:        true,
+		}),
+		NewPublicAndInternalStack(app, PublicAndInternalStack, &PublicAndInternalStackProps{
+			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough architecture 3 on Fargate: one internet-facing NLB (TCP), a public service and an internal one that the public one calls at the NLB's private addresses")},
+			Workload:   workload,
+		}),
+		NewPrivateLinkProviderStack(app, PrivateLinkProviderStack, &PrivateLinkProviderStackProps{
+			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough over PrivateLink, provider: an internal NLB (TCP) and a TLS service exposed as a VPC endpoint service")},
+			Workload:   workload,
+		}),
+		NewPrivateLinkConsumerStack(app, PrivateLinkConsumerStack, &PrivateLinkConsumerStackProps{
+			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough over PrivateLink, consumer: a TLS service calling the provider through an interface VPC endpoint")},
+			Workload:   workload,
 		}),
 	}
 }
@@ -54,6 +82,8 @@ type Workload struct {
 	Image awsecs.ContainerImage
 	// HealthCheck is a container health check that knows the image, or nil.
 	HealthCheck *awsecs.HealthCheck
+	// User the container runs as, or nil for the image's own.
+	User *string
 }
 
 // DefaultWorkload is the example TLS server in examples/tlsserver, built from
@@ -62,13 +92,24 @@ type Workload struct {
 // context value replaces it with another image, which gets no container
 // health check: the command would not exist in it.
 func DefaultWorkload(scope constructs.Construct) Workload {
+	return exampleServer(scope, awsecrassets.Platform_LINUX_AMD64())
+}
+
+// DefaultWorkloadARM64 is DefaultWorkload built for linux/arm64 (Graviton).
+// The platform is pinned on the asset, so an image built on a machine of the
+// other architecture cannot end up on these tasks.
+func DefaultWorkloadARM64(scope constructs.Construct) Workload {
+	return exampleServer(scope, awsecrassets.Platform_LINUX_ARM64())
+}
+
+func exampleServer(scope constructs.Construct, platform awsecrassets.Platform) Workload {
 	if name, ok := scope.Node().TryGetContext(jsii.String(ImageContextKey)).(string); ok && name != "" {
 		return Workload{Image: awsecs.ContainerImage_FromRegistry(jsii.String(name), nil)}
 	}
 	return Workload{
 		Image: awsecs.ContainerImage_FromAsset(jsii.String(repoRoot()), &awsecs.AssetImageProps{
 			File:     jsii.String("examples/tlsserver/Dockerfile"),
-			Platform: awsecrassets.Platform_LINUX_AMD64(),
+			Platform: platform,
 		}),
 		HealthCheck: &awsecs.HealthCheck{
 			Command:     jsii.Strings("CMD", "/tlsserver", "-healthcheck"),
@@ -77,6 +118,8 @@ func DefaultWorkload(scope constructs.Construct) Workload {
 			Retries:     jsii.Number(3),
 			StartPeriod: awscdk.Duration_Seconds(jsii.Number(10)),
 		},
+		// The distroless image's nonroot user, stated in the task definition.
+		User: jsii.String("65532:65532"),
 	}
 }
 
@@ -126,6 +169,7 @@ func tlsServerProps(name string, workload Workload, cert awssecretsmanager.ISecr
 			"SHUTDOWN_TIMEOUT_SECONDS": jsii.String(fmt.Sprint(shutdownTimeoutSeconds)),
 		},
 		ContainerHealthCheck: workload.HealthCheck,
+		User:                 workload.User,
 	}
 }
 
