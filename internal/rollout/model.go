@@ -1,0 +1,269 @@
+package rollout
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Settings are what a template says about one service's rollout. Each field
+// is a CloudFormation property; FromTemplate fills in the service's default
+// where the template leaves one out.
+type Settings struct {
+	// HealthCheckInterval is the target group's HealthCheckIntervalSeconds.
+	HealthCheckInterval time.Duration
+	// HealthyThreshold is the target group's HealthyThresholdCount.
+	HealthyThreshold int
+	// UnhealthyThreshold is the target group's UnhealthyThresholdCount. Read
+	// and printed; no term of a healthy rollout.
+	UnhealthyThreshold int
+	// HealthCheckGracePeriod is the service's HealthCheckGracePeriodSeconds.
+	// Read and printed; no term of a healthy rollout (see the package doc).
+	HealthCheckGracePeriod time.Duration
+	// DeregistrationDelay is the target group attribute
+	// deregistration_delay.timeout_seconds.
+	DeregistrationDelay time.Duration
+	// MinHealthyPercent is DeploymentConfiguration.MinimumHealthyPercent.
+	MinHealthyPercent int
+	// MaxPercent is DeploymentConfiguration.MaximumPercent.
+	MaxPercent int
+	// StopTimeout is the longest StopTimeout of the task's containers: ECS
+	// stops a task's containers together, and the task has exited when the
+	// slowest has.
+	StopTimeout time.Duration
+	// DesiredCount is N, the service's task count: its DesiredCount, or
+	// where Application Auto Scaling owns the count the MinCapacity of its
+	// ScalableTarget (see FromTemplate and Service.Count).
+	DesiredCount int
+}
+
+// Constants are what a template cannot hold: how the load balancer and the
+// container runtime behave. They are measured or assumed, not configured;
+// see the Default constants for the figures and where they come from.
+type Constants struct {
+	// TaskStart is image pull plus task start, until the container listens.
+	TaskStart time.Duration
+	// RegistrationDelay is the time from ECS registering a new target until
+	// the load balancer sends it the first health check.
+	RegistrationDelay time.Duration
+	// DrainWindow is how long the load balancer may still send new
+	// connections to a target after its deregistration started.
+	DrainWindow time.Duration
+}
+
+// The figures below are observations and one assumption, not guarantees;
+// AWS documents none of them as a number. Where sources disagree the doc
+// comment says so. TaskStart and RegistrationDelay are paid equally by both
+// sides of a comparison, so a larger figure lowers the speed-up; DrainWindow
+// decides Safe, so a larger figure can make a configuration unsafe.
+const (
+	// DefaultTaskStart is an assumption, not a measurement: 30 seconds for a
+	// Fargate task (ENI attachment, pull from ECR in the same Region, start)
+	// with a small image such as examples/tlsserver's. The Amazon ECS best
+	// practices guide ("Speeding up task launch") names the phases but no
+	// figure; AWS's re:Invent 2023 talk CON307 names the image pull as the
+	// main part. Larger images take longer; pass -task-start to cmd/rollout.
+	DefaultTaskStart = 30 * time.Second
+
+	// DefaultRegistrationDelay is 120 seconds, what one reporter measured on
+	// ECS on Fargate with ip targets in 2019: the Network Load Balancer user
+	// guide says "It can take a few minutes for the registration process to
+	// complete and health checks to start", a sentence added by
+	// awsdocs/elb-network-load-balancers-user-guide#11, whose author saw
+	// "around 120 seconds" before the first health check, and the same
+	// author's aws/containers-roadmap#469 reports 70-120 s in state
+	// "initial". Others report more: an aws-load-balancer-controller
+	// maintainer gave "90 to 180 seconds" and AWS Support, quoted in
+	// kubernetes-sigs/aws-load-balancer-controller#1834 (2023), "3-5
+	// minutes (180 and 300 seconds)". 120 s is therefore at the low end.
+	DefaultRegistrationDelay = 120 * time.Second
+
+	// DefaultDrainWindow is 120 seconds: aws/containers-roadmap#470 (2023)
+	// measured that new connections keep arriving for about two minutes
+	// after deregistration, "the effective minimum delay seems to be 120
+	// seconds", and kubernetes-sigs/aws-load-balancer-controller#2366 (2022)
+	// that "deregistration takes at least 2 minutes regardless of the
+	// deregistration delay setting". The Network Load Balancer user guide
+	// (archived as awsdocs/elb-network-load-balancers-user-guide,
+	// "Deregistration delay") recommended "a value of at least 120 seconds
+	// to ensure that requests are completed". AWS
+	// Support, quoted in kubernetes-sigs/aws-load-balancer-controller#1834
+	// (2023), stated more: "3-5 minutes (180-300 seconds) to process the
+	// requested deregistration, after which it will no longer receive new
+	// connections". At 180 s a 120 s deregistration delay is not safe.
+	DefaultDrainWindow = 120 * time.Second
+)
+
+// DefaultConstants returns the Default constants.
+func DefaultConstants() Constants {
+	return Constants{
+		TaskStart:         DefaultTaskStart,
+		RegistrationDelay: DefaultRegistrationDelay,
+		DrainWindow:       DefaultDrainWindow,
+	}
+}
+
+// Baseline returns the settings of aws-cdk-lib's
+// NetworkLoadBalancedFargateService with its defaults (read in aws-cdk-lib
+// 2.275.0, the version this module pins): the pattern sets no health check
+// and no target group attribute, so Elastic Load Balancing's defaults for a
+// TCP target group apply (CreateTargetGroup: interval 30 s, healthy
+// threshold 5, unhealthy threshold 2; deregistration delay 300 s); the
+// service gets minimum healthy 50 % and maximum 200 % (BaseService), a
+// health check grace period of 60 s because a load balancer is attached, and
+// one task; the container has no StopTimeout, so ECS's default of 30 s
+// applies. Compare at the same DesiredCount as the service compared with.
+func Baseline() Settings {
+	return Settings{
+		HealthCheckInterval:    30 * time.Second,
+		HealthyThreshold:       5,
+		UnhealthyThreshold:     2,
+		HealthCheckGracePeriod: 60 * time.Second,
+		DeregistrationDelay:    300 * time.Second,
+		MinHealthyPercent:      50,
+		MaxPercent:             200,
+		StopTimeout:            30 * time.Second,
+		DesiredCount:           1,
+	}
+}
+
+// Estimate is the model's result for one service: every term of the
+// formula in the package doc, so that a reader can check the arithmetic.
+type Estimate struct {
+	Settings  Settings
+	Constants Constants
+
+	MinHealthy int // ceil(N·m/100)
+	MaxRunning int // floor(N·M/100)
+	BatchSize  int // min(N, MaxRunning − MinHealthy)
+	Batches    int // ceil(N / BatchSize)
+
+	Start        time.Duration // TaskStart
+	Registration time.Duration // RegistrationDelay
+	HealthChecks time.Duration // HealthyThreshold × HealthCheckInterval
+	Drain        time.Duration // DeregistrationDelay
+	Stop         time.Duration // StopTimeout
+	Cycle        time.Duration // Start + Registration + HealthChecks + Drain + Stop
+
+	// Rollout is Batches × Cycle: one rolling deployment.
+	Rollout time.Duration
+	// Serving is DeregistrationDelay + StopTimeout: how long a task keeps
+	// serving after the deployment started to stop it. It accepts new
+	// connections for at most DrainWindow of it and finishes open ones in
+	// the rest.
+	Serving time.Duration
+	// DrainMargin is DeregistrationDelay − DrainWindow.
+	DrainMargin time.Duration
+	// Safe reports DrainMargin ≥ 0: a connection the load balancer sends
+	// during its drain window still finds the task before SIGTERM, so no
+	// in-flight connection is dropped by the rollout itself.
+	Safe bool
+}
+
+// RequiredSpeedup is the issue's acceptance criterion: Passthrough's
+// defaults must roll out at least this many times faster than aws-cdk-lib's
+// pattern at the same desired count, constants included, and be Safe.
+const RequiredSpeedup = 2.0
+
+// Shortfalls lists how c misses the requirement: "under 2×" when Speedup
+// is below RequiredSpeedup, "unsafe" when the service is not Safe. It is
+// empty when c meets it.
+func (c Comparison) Shortfalls() []string {
+	var missing []string
+	if c.Speedup < RequiredSpeedup {
+		missing = append(missing, fmt.Sprintf("under %g×", RequiredSpeedup))
+	}
+	if !c.Service.Safe {
+		missing = append(missing, "unsafe")
+	}
+	return missing
+}
+
+// ErrStuck is returned for deployment settings with which ECS can neither
+// start a task above the desired count nor stop one below it.
+var ErrStuck = errors.New("rollout cannot progress")
+
+// Model applies the formulas of the package doc to s and c.
+func Model(s Settings, c Constants) (Estimate, error) {
+	if err := s.validate(); err != nil {
+		return Estimate{}, err
+	}
+	if c.TaskStart < 0 || c.RegistrationDelay < 0 || c.DrainWindow < 0 {
+		return Estimate{}, fmt.Errorf("constants must not be negative: %+v", c)
+	}
+	n := s.DesiredCount
+	e := Estimate{
+		Settings:   s,
+		Constants:  c,
+		MinHealthy: ceilDiv(n*s.MinHealthyPercent, 100),
+		MaxRunning: n * s.MaxPercent / 100,
+	}
+	e.BatchSize = min(n, e.MaxRunning-e.MinHealthy)
+	if e.BatchSize <= 0 {
+		return Estimate{}, fmt.Errorf("%w: %d tasks with minimum healthy %d %% and maximum %d %% allow at most %d running and need %d healthy",
+			ErrStuck, n, s.MinHealthyPercent, s.MaxPercent, e.MaxRunning, e.MinHealthy)
+	}
+	e.Batches = ceilDiv(n, e.BatchSize)
+
+	e.Start = c.TaskStart
+	e.Registration = c.RegistrationDelay
+	e.HealthChecks = time.Duration(s.HealthyThreshold) * s.HealthCheckInterval
+	e.Drain = s.DeregistrationDelay
+	e.Stop = s.StopTimeout
+	e.Cycle = e.Start + e.Registration + e.HealthChecks + e.Drain + e.Stop
+	e.Rollout = time.Duration(e.Batches) * e.Cycle
+
+	e.Serving = s.DeregistrationDelay + s.StopTimeout
+	e.DrainMargin = s.DeregistrationDelay - c.DrainWindow
+	e.Safe = e.DrainMargin >= 0
+	return e, nil
+}
+
+// Comparison puts a service beside aws-cdk-lib's pattern at the same
+// desired count.
+type Comparison struct {
+	Service  Estimate
+	Baseline Estimate
+	// Speedup is Baseline.Rollout / Service.Rollout.
+	Speedup float64
+}
+
+// Compare models s and [Baseline] at s.DesiredCount with the same constants.
+func Compare(s Settings, c Constants) (Comparison, error) {
+	svc, err := Model(s, c)
+	if err != nil {
+		return Comparison{}, err
+	}
+	b := Baseline()
+	b.DesiredCount = s.DesiredCount
+	base, err := Model(b, c)
+	if err != nil {
+		return Comparison{}, fmt.Errorf("baseline: %w", err)
+	}
+	return Comparison{
+		Service:  svc,
+		Baseline: base,
+		Speedup:  base.Rollout.Seconds() / svc.Rollout.Seconds(),
+	}, nil
+}
+
+func (s Settings) validate() error {
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(s.DesiredCount >= 1, "desired count %d: must be at least 1", s.DesiredCount)
+	check(s.HealthCheckInterval > 0, "health check interval %v: must be positive", s.HealthCheckInterval)
+	check(s.HealthyThreshold >= 1, "healthy threshold %d: must be at least 1", s.HealthyThreshold)
+	check(s.DeregistrationDelay >= 0, "deregistration delay %v: must not be negative", s.DeregistrationDelay)
+	check(s.StopTimeout >= 0, "stop timeout %v: must not be negative", s.StopTimeout)
+	check(s.HealthCheckGracePeriod >= 0, "health check grace period %v: must not be negative", s.HealthCheckGracePeriod)
+	check(s.MinHealthyPercent >= 0 && s.MinHealthyPercent <= 100, "minimum healthy %d %%: must be 0 to 100", s.MinHealthyPercent)
+	check(s.MaxPercent >= 0, "maximum %d %%: must not be negative", s.MaxPercent)
+	return errors.Join(errs...)
+}
+
+// ceilDiv is ⌈a/b⌉ for a ≥ 0, b > 0.
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
