@@ -119,6 +119,7 @@ type LoadBalancer struct {
 	// claimant is the service whose listener port was claimed last: the
 	// client rules that follow belong to it.
 	claimant       constructs.Construct
+	ownStack       awscdk.Stack
 	internetFacing bool
 	dualStack      bool
 	subnets        *awsec2.SubnetSelection
@@ -384,14 +385,17 @@ func (lb *LoadBalancer) reserveIngress(v *validator, prop, value string, peer aw
 // the service's stack, so that the load balancer's stack never changes with
 // the services that other stacks attach (and references run one way only,
 // from the service's stack to the load balancer's).
-func (lb *LoadBalancer) allowClients(port awsec2.Port) {
+func (lb *LoadBalancer) allowClients(listenerPort float64) {
 	owner := lb.claimant
 	lb.claimant = nil
-	if fromPort, ok := portNumber(port); ok && lb.privatePorts[fromPort] {
+	if lb.privatePorts[listenerPort] {
 		return
 	}
+	port := tcpPort(listenerPort)
 	group := lb.SecurityGroup
-	if owner != nil && !lb.imported && *awscdk.Stack_Of(owner).Node().Path() != *awscdk.Stack_Of(lb).Node().Path() {
+	// jsii hands back the same Go value for the same stack, so comparing
+	// them costs one round trip per service, not a path lookup each.
+	if owner != nil && !lb.imported && awscdk.Stack_Of(owner) != lb.stack() {
 		group = awsec2.SecurityGroup_FromSecurityGroupId(owner, jsii.String("LoadBalancerSecurityGroup"), lb.SecurityGroup.SecurityGroupId(), &awsec2.SecurityGroupImportOptions{
 			AllowAllOutbound: jsii.Bool(false),
 			Mutable:          jsii.Bool(true),
@@ -402,11 +406,12 @@ func (lb *LoadBalancer) allowClients(port awsec2.Port) {
 	}
 }
 
-// portNumber is the first port of a TCP port or range, if it is known.
-func portNumber(port awsec2.Port) (float64, bool) {
-	rule, _ := port.ToRuleJson().(map[string]any)
-	n, ok := rule["fromPort"].(float64)
-	return n, ok && !isToken(n)
+// stack is the load balancer's stack, looked up once.
+func (lb *LoadBalancer) stack() awscdk.Stack {
+	if lb.ownStack == nil {
+		lb.ownStack = awscdk.Stack_Of(lb)
+	}
+	return lb.ownStack
 }
 
 // Connections of the load balancer's security group, so that a LoadBalancer

@@ -444,7 +444,7 @@ func (s *Service) attach(svc awsecs.BaseService, r *resolved, targetType elbv2.T
 		Protocol:            elbv2.Protocol_TCP,
 		DefaultTargetGroups: &[]elbv2.INetworkTargetGroup{s.TargetGroup},
 	})
-	lb.allowClients(tcpPort(*r.listenerPort))
+	lb.allowClients(*r.listenerPort)
 	targets.Connections().AllowFrom(lb.SecurityGroup, targetPort, jsii.String("Passthrough load balancer to targets"))
 
 	floor := r.desiredCount
