@@ -192,6 +192,9 @@ func synth(tb testing.TB, app awscdk.App, stack awscdk.Stack) int {
 // services, with Passthrough and written directly with aws-cdk-go, and
 // reports the jsii round trips per service next to the time.
 func BenchmarkServices(b *testing.B) {
+	// Start the jsii runtime and load aws-cdk-lib outside the timings.
+	warm := cdktest.NewApp(b, cdktest.AppContext(b))
+	synth(b, warm, servicesStack(warm, 1, false))
 	for _, launch := range []string{"fargate", "ec2"} {
 		for _, impl := range []struct {
 			name  string
