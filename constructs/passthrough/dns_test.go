@@ -12,7 +12,6 @@ import (
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
-	"github.com/passthrough-cdk/passthrough/internal/cdktest"
 )
 
 const (
@@ -180,11 +179,7 @@ func TestDNSNamesRefuseWhatCannotWork(t *testing.T) {
 		}
 		return passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), attrs)
 	}
-	cases := []struct {
-		name  string
-		build func(f *fixture)
-		want  string
-	}{
+	cases := []invalidCase{
 		{
 			name:  "empty record name",
 			build: func(f *fixture) { f.lb.AddDNSName(privateZone(f), "") },
@@ -211,13 +206,5 @@ func TestDNSNamesRefuseWhatCannotWork(t *testing.T) {
 			want:  `passthrough: Test/Shared: AddPrivateDNSName "lb": needs the DNS name and canonical hosted zone of imported load balancer Test/Shared; set LoadBalancerAttributes.DNSName and CanonicalHostedZoneID`,
 		},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, false)
-			err := cdktest.Invalid(t, func() { tc.build(f) })
-			if got := err.Error(); got != tc.want {
-				t.Errorf("error mismatch\ngot:  %s\nwant: %s", got, tc.want)
-			}
-		})
-	}
+	runInvalid(t, cases)
 }

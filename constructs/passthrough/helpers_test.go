@@ -113,3 +113,27 @@ func jsonString(v any) string {
 	}
 	return string(b)
 }
+
+// invalidCase builds a fixture's stack with one thing wrong and names the
+// one message that must stop it.
+type invalidCase struct {
+	name  string
+	build func(f *fixture)
+	want  string
+}
+
+// runInvalid runs each case on a fresh Fargate fixture and requires exactly
+// its message: the construct path and the bad value, from a
+// *passthrough.ValidationError (not any panic).
+func runInvalid(t *testing.T, cases []invalidCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFixture(t, false)
+			err := cdktest.Invalid(t, func() { tc.build(f) })
+			if got := err.Error(); got != tc.want {
+				t.Errorf("error mismatch\ngot:  %s\nwant: %s", got, tc.want)
+			}
+		})
+	}
+}

@@ -7,7 +7,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
-	"github.com/passthrough-cdk/passthrough/internal/cdktest"
 )
 
 const (
@@ -80,11 +79,7 @@ func TestGrantConnectToAnImportedLoadBalancer(t *testing.T) {
 }
 
 func TestImportLoadBalancerRefusesWhatCannotWork(t *testing.T) {
-	cases := []struct {
-		name  string
-		build func(f *fixture)
-		want  string
-	}{
+	cases := []invalidCase{
 		{
 			name:  "nil attributes",
 			build: func(f *fixture) { passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), nil) },
@@ -143,13 +138,5 @@ func TestImportLoadBalancerRefusesWhatCannotWork(t *testing.T) {
 			want: "passthrough: Test/Api: ListenerPort 443: would be listener 51 on load balancer Test/Shared, over the quota of 50 listeners per Network Load Balancer",
 		},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, false)
-			err := cdktest.Invalid(t, func() { tc.build(f) })
-			if got := err.Error(); got != tc.want {
-				t.Errorf("error mismatch\ngot:  %s\nwant: %s", got, tc.want)
-			}
-		})
-	}
+	runInvalid(t, cases)
 }

@@ -9,7 +9,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
-	"github.com/passthrough-cdk/passthrough/internal/cdktest"
 )
 
 // dualStackFixture is a fixture in a VPC with IPv6, without a load balancer.
@@ -124,11 +123,7 @@ func TestLoadBalancerRefusesWhatCannotWork(t *testing.T) {
 		}
 		return out
 	}
-	cases := []struct {
-		name  string
-		build func(f *fixture)
-		want  string
-	}{
+	cases := []invalidCase{
 		{
 			name: "dual-stack in a VPC without IPv6",
 			build: func(f *fixture) {
@@ -178,13 +173,5 @@ func TestLoadBalancerRefusesWhatCannotWork(t *testing.T) {
 			want: "passthrough: Test/S3: ListenerPort 1003: would bring the security group of load balancer Test/Partners to 80 inbound rules (20 allowed clients per listener), over the default quota of 60",
 		},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, false)
-			err := cdktest.Invalid(t, func() { tc.build(f) })
-			if got := err.Error(); got != tc.want {
-				t.Errorf("error mismatch\ngot:  %s\nwant: %s", got, tc.want)
-			}
-		})
-	}
+	runInvalid(t, cases)
 }

@@ -209,11 +209,7 @@ func TestVpcWithoutNATUsesEndpointsAndIsolatedSubnets(t *testing.T) {
 }
 
 func TestProductionOptionsValidation(t *testing.T) {
-	cases := []struct {
-		name  string
-		build func(f *fixture)
-		want  string
-	}{
+	cases := []invalidCase{
 		{
 			name: "auto scaling minimum below the floor",
 			build: func(f *fixture) {
@@ -283,13 +279,5 @@ func TestProductionOptionsValidation(t *testing.T) {
 			want: "passthrough: Test/Mixed: NatGateways: and VpcEndpoints shape a new VPC; they cannot be set together with Vpc",
 		},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, false)
-			err := cdktest.Invalid(t, func() { tc.build(f) })
-			if got := err.Error(); got != tc.want {
-				t.Errorf("error mismatch\ngot:  %s\nwant: %s", got, tc.want)
-			}
-		})
-	}
+	runInvalid(t, cases)
 }

@@ -17,11 +17,7 @@ import (
 // Each case builds a fixture, breaks one thing, and expects exactly one
 // message that names the construct path and the bad value.
 func TestInvalidPropsFailWithPathAndValue(t *testing.T) {
-	cases := []struct {
-		name  string
-		build func(f *fixture)
-		want  string
-	}{
+	cases := []invalidCase{
 		{
 			name:  "listener port zero",
 			build: func(f *fixture) { f.fargate("Api", 0) },
@@ -258,15 +254,7 @@ func TestInvalidPropsFailWithPathAndValue(t *testing.T) {
 			want: "passthrough: Test/S2: ListenerPort 1002: would bring the security group of load balancer Test/Partners to 63 inbound rules (21 allowed clients per listener), over the default quota of 60",
 		},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := newFixture(t, false)
-			err := cdktest.Invalid(t, func() { tc.build(f) })
-			if got := err.Error(); got != tc.want {
-				t.Errorf("error mismatch\ngot:  %s\nwant: %s", got, tc.want)
-			}
-		})
-	}
+	runInvalid(t, cases)
 }
 
 // Values only known at deploy time, such as CloudFormation parameters, pass

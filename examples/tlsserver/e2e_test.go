@@ -463,3 +463,25 @@ func TestGenCertEndToEnd(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestTCPCheckMissesWhatHealthcheckCatches: with an expired certificate the
+// load balancer's TCP health check (a connection opened and closed) still
+// passes, while the container health check fails. That is why the
+// constructs offer ContainerHealthCheck.
+func TestTCPCheckMissesWhatHealthcheckCatches(t *testing.T) {
+	t.Parallel()
+	pki := newTestPKI(t)
+	now := time.Now()
+	expiredCert, expiredKey := pki.serverPEM(t, now.Add(-48*time.Hour), now.Add(-time.Hour))
+	env := certEnv(expiredCert, expiredKey)
+	srv := startServer(t, env...)
+
+	conn, err := net.DialTimeout("tcp", srv.addr, 2*time.Second)
+	if err != nil {
+		t.Fatalf("TCP check failed: %v; want it to pass, as an NLB's would", err)
+	}
+	conn.Close()
+	if code, out := runBinary(t, append(env, "PORT="+srv.port), "-healthcheck"); code != 1 {
+		t.Errorf("-healthcheck exit %d with an expired certificate, want 1: %s", code, out)
+	}
+}
