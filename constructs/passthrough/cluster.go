@@ -92,6 +92,11 @@ type ClusterProps struct {
 	// AWS only through the endpoints.
 	// Default: 1.
 	NatGateways *float64
+	// DualStack gives a new VPC IPv6 as well as IPv4 (an Amazon-provided
+	// /56, a /64 per subnet, an egress-only internet gateway for the private
+	// subnets), so that a LoadBalancer with DualStack can serve IPv6 clients.
+	// Default: false.
+	DualStack *bool
 	// VpcEndpoints adds, to a new VPC, interface endpoints for ECR (API and
 	// Docker registry), CloudWatch Logs and Secrets Manager, the ECS
 	// endpoints the container agent needs with EC2 capacity, and the S3
@@ -146,14 +151,14 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 		if props.EC2 != nil {
 			v.fail("EC2", "", "cannot be set together with Cluster: add capacity to the existing cluster where it is defined, and pass its CapacityProviderName")
 		}
-		if props.NatGateways != nil || props.VpcEndpoints != nil {
-			v.fail("NatGateways", "", "and VpcEndpoints shape a new VPC and cannot be set together with Cluster")
+		if props.NatGateways != nil || props.VpcEndpoints != nil || props.DualStack != nil {
+			v.fail("NatGateways", "", "VpcEndpoints and DualStack shape a new VPC and cannot be set together with Cluster")
 		}
 	} else if props.CapacityProviderName != nil {
 		v.fail("CapacityProviderName", *props.CapacityProviderName, "is only for an existing Cluster; a new cluster creates its own capacity provider from EC2")
 	}
-	if props.Vpc != nil && (props.NatGateways != nil || props.VpcEndpoints != nil) {
-		v.fail("NatGateways", "", "and VpcEndpoints shape a new VPC; they cannot be set together with Vpc")
+	if props.Vpc != nil && (props.NatGateways != nil || props.VpcEndpoints != nil || props.DualStack != nil) {
+		v.fail("NatGateways", "", "VpcEndpoints and DualStack shape a new VPC; they cannot be set together with Vpc")
 	}
 	v.intRange("NatGateways", props.NatGateways, 0, 2)
 	endpoints := props.VpcEndpoints != nil && *props.VpcEndpoints
@@ -180,7 +185,7 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 
 	c.Vpc = props.Vpc
 	if c.Vpc == nil {
-		vpc := newVpc(c, float64OrDefault(props.NatGateways, 1))
+		vpc := newVpc(c, float64OrDefault(props.NatGateways, 1), props.DualStack != nil && *props.DualStack)
 		if endpoints {
 			c.EndpointSecurityGroup = addVpcEndpoints(c, vpc, props.EC2 != nil)
 		}
@@ -222,12 +227,17 @@ func (c *Cluster) instanceSecurityGroup(v *validator) awsec2.ISecurityGroup {
 	return groups[0]
 }
 
-func newVpc(scope constructs.Construct, natGateways float64) awsec2.Vpc {
+func newVpc(scope constructs.Construct, natGateways float64, dualStack bool) awsec2.Vpc {
 	private := awsec2.SubnetType_PRIVATE_WITH_EGRESS
 	if natGateways == 0 {
 		private = awsec2.SubnetType_PRIVATE_ISOLATED
 	}
+	protocol := awsec2.IpProtocol_IPV4_ONLY
+	if dualStack {
+		protocol = awsec2.IpProtocol_DUAL_STACK
+	}
 	return awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
+		IpProtocol:  protocol,
 		MaxAzs:      jsii.Number(2),
 		NatGateways: jsii.Number(natGateways),
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{

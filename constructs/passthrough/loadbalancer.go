@@ -1,7 +1,10 @@
 package passthrough
 
 import (
+	"fmt"
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -84,6 +87,10 @@ type LoadBalancerProps struct {
 	// client ranges. It can be changed on an existing load balancer.
 	// Default: false.
 	EnforceSecurityGroupOnPrivateLink *bool
+	// Alarms configures the load balancer's TCP reset alarm: Topic and
+	// Disabled apply, CertificateExpiryDays does not.
+	// Default: the alarm on, with no notification topic.
+	Alarms *AlarmProps
 }
 
 // LoadBalancer is a Network Load Balancer that passes TLS through to its
@@ -103,6 +110,10 @@ type LoadBalancer struct {
 	SecurityGroup awsec2.ISecurityGroup
 	// Vpc of the load balancer.
 	Vpc awsec2.IVpc
+	// TargetResetsAlarm fires when targets reset connections far more often
+	// than they usually do; nil when alarms are disabled or the load
+	// balancer is imported.
+	TargetResetsAlarm awscloudwatch.AnomalyDetectionAlarm
 
 	allowedClients []awsec2.IPeer
 	// listeners maps each listener port in use to the path of the service
@@ -256,11 +267,45 @@ func NewLoadBalancer(scope constructs.Construct, id *string, props *LoadBalancer
 		}
 	}
 
+	if props.Alarms.enabled() {
+		lb.addResetsAlarm(props.Alarms)
+	}
+
 	awscdk.NewCfnOutput(lb, jsii.String("DNSName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("DNS name of the passthrough Network Load Balancer " + *lb.Node().Path()),
 		Value:       nlb.LoadBalancerDnsName(),
 	})
 	return lb
+}
+
+// addResetsAlarm watches TCP_Target_Reset_Count: resets sent by targets,
+// such as a container that crashes or closes connections it should finish.
+// A Network Load Balancer publishes it per load balancer and Availability
+// Zone, not per target group, so one alarm covers all its services (flow logs
+// then tell which target sent them). Resets are normal in small numbers and
+// their level depends on the traffic, so the alarm compares with the
+// metric's own band (anomaly detection, 3 standard deviations), as AWS
+// recommends for this metric, instead of a fixed threshold.
+func (lb *LoadBalancer) addResetsAlarm(props *AlarmProps) {
+	path := *lb.Node().Path()
+	lb.TargetResetsAlarm = awscloudwatch.NewAnomalyDetectionAlarm(lb, jsii.String("TargetResetsAlarm"), &awscloudwatch.AnomalyDetectionAlarmProps{
+		AlarmName:        jsii.String(alarmName(*awscdk.Stack_Of(lb).StackName(), path, "target-resets")),
+		AlarmDescription: jsii.String(fmt.Sprintf("Targets of %s reset TCP connections far more often than usual for 3 of 5 minutes: containers are crashing, restarting, or closing connections they should finish. Check the services' stopped tasks and logs, and the VPC flow logs for the targets that sent resets.", path)),
+		Metric: lb.nlb.Metrics().TcpTargetResetCount(&awscloudwatch.MetricOptions{
+			Statistic: jsii.String("Sum"),
+			Period:    awscdk.Duration_Minutes(jsii.Number(1)),
+		}),
+		StdDevs:            jsii.Number(3),
+		EvaluationPeriods:  jsii.Number(5),
+		DatapointsToAlarm:  jsii.Number(3),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_UPPER_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	if props != nil && props.Topic != nil {
+		action := awscloudwatchactions.NewSnsAction(props.Topic)
+		lb.TargetResetsAlarm.AddAlarmAction(action)
+		lb.TargetResetsAlarm.AddOkAction(action)
+	}
 }
 
 func newLoadBalancer(scope constructs.Construct, id *string) *LoadBalancer {

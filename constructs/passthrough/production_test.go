@@ -22,7 +22,9 @@ func TestAlarmsAreOnByDefaultAndRollBackDeployments(t *testing.T) {
 	tpl := f.template(t)
 	tg := logicalID(t, f.stack, svc.TargetGroup)
 
-	tpl.Count(typeAlarm, 2) // no certificate, so no expiry alarm
+	// Two for the service (no certificate, so no expiry alarm), one for the
+	// load balancer.
+	tpl.Count(typeAlarm, 3)
 	tpl.Has(typeAlarm, map[string]any{
 		"AlarmName":          "Test-Api-healthy-targets-below-floor",
 		"MetricName":         "HealthyHostCount",
@@ -73,7 +75,7 @@ func TestAlarmsNotifyTheTopicAndCertificateExpiryIsWatched(t *testing.T) {
 	tpl := f.template(t)
 	topicRef := map[string]any{"Ref": logicalID(t, f.stack, topic)}
 
-	tpl.Count(typeAlarm, 3)
+	tpl.Count(typeAlarm, 4) // three of the service's, one of the load balancer's
 	tpl.CountWith(typeAlarm, map[string]any{"AlarmActions": []any{topicRef}, "OKActions": []any{topicRef}}, 3)
 	tpl.Has(typeAlarm, map[string]any{
 		"AlarmName":          "Test-Api-certificate-expiry",
@@ -99,7 +101,8 @@ func TestAlarmsCanBeTurnedOff(t *testing.T) {
 	p.Alarms = &passthrough.AlarmProps{Disabled: jsii.Bool(true)}
 	newFargate(f, "Api", p, 256, 512)
 	tpl := f.template(t)
-	tpl.Count(typeAlarm, 0)
+	tpl.Count(typeAlarm, 1) // the load balancer's, which has its own switch
+	tpl.CountWith(typeAlarm, map[string]any{"AlarmName": "Test-LB-target-resets"}, 1)
 	tpl.Count("AWS::Events::Rule", 0)
 	tpl.Has(typeService, map[string]any{
 		// aws-cdk-lib's default flags write a disabled alarm block.
@@ -276,8 +279,64 @@ func TestProductionOptionsValidation(t *testing.T) {
 			build: func(f *fixture) {
 				passthrough.NewCluster(f.stack, jsii.String("Mixed"), &passthrough.ClusterProps{Vpc: f.cluster.Vpc, NatGateways: jsii.Number(2)})
 			},
-			want: "passthrough: Test/Mixed: NatGateways: and VpcEndpoints shape a new VPC; they cannot be set together with Vpc",
+			want: "passthrough: Test/Mixed: NatGateways: VpcEndpoints and DualStack shape a new VPC; they cannot be set together with Vpc",
 		},
 	}
 	runInvalid(t, cases)
+}
+
+func TestLoadBalancerAlarmsOnTargetResets(t *testing.T) {
+	stack := cdktest.NewStack(t)
+	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), nil)
+	topic := awssns.NewTopic(stack, jsii.String("Ops"), nil)
+	lb := passthrough.NewLoadBalancer(stack, jsii.String("LB"), &passthrough.LoadBalancerProps{
+		Vpc: cluster.Vpc, Alarms: &passthrough.AlarmProps{Topic: topic},
+	})
+	passthrough.NewLoadBalancer(stack, jsii.String("Quiet"), &passthrough.LoadBalancerProps{
+		Vpc: cluster.Vpc, Alarms: &passthrough.AlarmProps{Disabled: jsii.Bool(true)},
+	})
+	tpl := cdktest.TemplateOf(t, stack)
+	tpl.Count(typeAlarm, 1)
+	tpl.Has(typeAlarm, map[string]any{
+		"AlarmName":          "Test-LB-target-resets",
+		"ComparisonOperator": "GreaterThanUpperThreshold",
+		"EvaluationPeriods":  5,
+		"DatapointsToAlarm":  3,
+		"ThresholdMetricId":  assertions.Match_AnyValue(),
+		"AlarmActions":       []any{map[string]any{"Ref": logicalID(t, stack, topic)}},
+		"Metrics": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{
+			"MetricStat": assertions.Match_ObjectLike(&map[string]any{
+				"Metric": assertions.Match_ObjectLike(&map[string]any{
+					"MetricName": "TCP_Target_Reset_Count",
+					"Namespace":  "AWS/NetworkELB",
+				}),
+				"Stat": "Sum",
+			}),
+		})}),
+	})
+	if lb.TargetResetsAlarm == nil {
+		t.Error("TargetResetsAlarm is nil")
+	}
+}
+
+// A dual-stack cluster VPC carries a dual-stack load balancer: IPv6 clients
+// are admitted on the listener port, in their own rule.
+func TestDualStackClusterAndLoadBalancer(t *testing.T) {
+	stack := cdktest.NewStack(t)
+	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), &passthrough.ClusterProps{DualStack: jsii.Bool(true)})
+	lb := passthrough.NewLoadBalancer(stack, jsii.String("LB"), &passthrough.LoadBalancerProps{Vpc: cluster.Vpc, DualStack: jsii.Bool(true)})
+	passthrough.NewFargateService(stack, jsii.String("Api"), &passthrough.FargateServiceProps{ServiceProps: passthrough.ServiceProps{
+		Cluster: cluster, LoadBalancer: lb, Image: awsecsImage(),
+	}})
+	tpl := cdktest.TemplateOf(t, stack)
+	tpl.Has("AWS::EC2::VPCCidrBlock", map[string]any{"AmazonProvidedIpv6CidrBlock": true})
+	tpl.Count("AWS::EC2::EgressOnlyInternetGateway", 1)
+	tpl.Has(typeLoadBalancer, map[string]any{"IpAddressType": "dualstack"})
+	tpl.Has(typeSecurityGroup, map[string]any{
+		"GroupDescription": assertions.Match_StringLikeRegexp(jsii.String("^Passthrough NLB")),
+		"SecurityGroupIngress": assertions.Match_ArrayWith(&[]any{
+			assertions.Match_ObjectLike(&map[string]any{"CidrIp": "0.0.0.0/0", "FromPort": 443, "ToPort": 443}),
+			assertions.Match_ObjectLike(&map[string]any{"CidrIpv6": "::/0", "FromPort": 443, "ToPort": 443}),
+		}),
+	})
 }

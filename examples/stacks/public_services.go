@@ -50,8 +50,9 @@ func NewPublicServicesStack(scope constructs.Construct, id string, props *Public
 	ops := opsTopic(stack)
 
 	// Fargate tasks reach AWS through VPC endpoints and keep one NAT gateway
-	// for anything else; the EC2 instances have no internet access at all.
-	clusterProps := &passthrough.ClusterProps{VpcEndpoints: jsii.Bool(true)}
+	// for anything else, in a dual-stack VPC whose load balancer also serves
+	// IPv6 clients; the EC2 instances have no internet access at all.
+	clusterProps := &passthrough.ClusterProps{VpcEndpoints: jsii.Bool(true), DualStack: jsii.Bool(!props.EC2)}
 	if props.EC2 {
 		clusterProps.NatGateways = jsii.Number(0)
 		clusterProps.EC2 = &passthrough.EC2CapacityProps{
@@ -61,7 +62,9 @@ func NewPublicServicesStack(scope constructs.Construct, id string, props *Public
 	}
 	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), clusterProps)
 	lb := passthrough.NewLoadBalancer(stack, jsii.String("LoadBalancer"), &passthrough.LoadBalancerProps{
-		Vpc: cluster.Vpc,
+		Vpc:       cluster.Vpc,
+		DualStack: jsii.Bool(!props.EC2),
+		Alarms:    &passthrough.AlarmProps{Topic: ops},
 	})
 
 	cert := certificateSecret(stack)
