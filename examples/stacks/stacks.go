@@ -36,44 +36,74 @@ const (
 	PrivateLinkConsumerStack     = "PassthroughPrivateLinkConsumer"
 )
 
+// Names lists every example stack, in the order All adds them.
+var Names = []string{
+	PublicServicesFargateStack,
+	PublicServicesEC2Stack,
+	ServiceToServiceFargateStack,
+	ServiceToServiceEC2Stack,
+	PublicAndInternalStack,
+	PrivateLinkProviderStack,
+	PrivateLinkConsumerStack,
+}
+
 // All adds every example stack to app. The stacks are environment-agnostic:
 // synthesizing them needs no AWS account or credentials.
 func All(app awscdk.App) []awscdk.Stack {
-	workload, workloadARM64 := DefaultWorkload(app), DefaultWorkloadARM64(app)
-	return []awscdk.Stack{
-		NewPublicServicesStack(app, PublicServicesFargateStack, &PublicServicesStackProps{
-			StackProps:    awscdk.StackProps{Description: jsii.String("Passthrough architecture 1 on Fargate: internet -> one NLB (TCP) -> three TLS services")},
-			Workload:      workload,
-			WorkloadARM64: workloadARM64,
-		}),
-		NewPublicServicesStack(app, PublicServicesEC2Stack, &PublicServicesStackProps{
-			StackProps:    awscdk.StackProps{Description: jsii.String("Passthrough architecture 1 on EC2: internet -> one NLB (TCP) -> three TLS services on dynamic host ports")},
-			Workload:      workload,
-			WorkloadARM64: workloadARM64,
-			EC2:           true,
-		}),
-		NewServiceToServiceStack(app, ServiceToServiceFargateStack, &ServiceToServiceStackProps{
-			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough architecture 2 on Fargate: two clusters, each service calling the other through the other's internal NLB (TCP)")},
-			Workload:   workload,
-		}),
-		NewServiceToServiceStack(app, ServiceToServiceEC2Stack, &ServiceToServiceStackProps{
-			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough architecture 2 on EC2: two clusters, each service calling the other through the other's internal NLB (TCP)")},
-			Workload:   workload,
-			EC2:        true,
-		}),
-		NewPublicAndInternalStack(app, PublicAndInternalStack, &PublicAndInternalStackProps{
-			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough architecture 3 on Fargate: one internet-facing NLB (TCP), a public service and an internal one that the public one calls at the NLB's private addresses")},
-			Workload:   workload,
-		}),
-		NewPrivateLinkProviderStack(app, PrivateLinkProviderStack, &PrivateLinkProviderStackProps{
-			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough over PrivateLink, provider: an internal NLB (TCP) and a TLS service exposed as a VPC endpoint service")},
-			Workload:   workload,
-		}),
-		NewPrivateLinkConsumerStack(app, PrivateLinkConsumerStack, &PrivateLinkConsumerStackProps{
-			StackProps: awscdk.StackProps{Description: jsii.String("Passthrough over PrivateLink, consumer: a TLS service calling the provider through an interface VPC endpoint")},
-			Workload:   workload,
-		}),
+	var all []awscdk.Stack
+	for _, name := range Names {
+		all = append(all, New(app, name))
 	}
+	return all
+}
+
+// New adds the example stack called name (one of Names) to app, or panics
+// for an unknown name.
+func New(app awscdk.App, name string) awscdk.Stack {
+	describe := func(text string) awscdk.StackProps {
+		return awscdk.StackProps{Description: jsii.String(text)}
+	}
+	switch name {
+	case PublicServicesFargateStack, PublicServicesEC2Stack:
+		ec2 := name == PublicServicesEC2Stack
+		text := "Passthrough architecture 1 on Fargate: internet -> one NLB (TCP) -> three TLS services"
+		if ec2 {
+			text = "Passthrough architecture 1 on EC2: internet -> one NLB (TCP) -> three TLS services on dynamic host ports"
+		}
+		return NewPublicServicesStack(app, name, &PublicServicesStackProps{
+			StackProps:    describe(text),
+			Workload:      DefaultWorkload(app),
+			WorkloadARM64: DefaultWorkloadARM64(app),
+			EC2:           ec2,
+		})
+	case ServiceToServiceFargateStack, ServiceToServiceEC2Stack:
+		ec2 := name == ServiceToServiceEC2Stack
+		launch := "Fargate"
+		if ec2 {
+			launch = "EC2"
+		}
+		return NewServiceToServiceStack(app, name, &ServiceToServiceStackProps{
+			StackProps: describe("Passthrough architecture 2 on " + launch + ": two clusters, each service calling the other through the other's internal NLB (TCP)"),
+			Workload:   DefaultWorkload(app),
+			EC2:        ec2,
+		})
+	case PublicAndInternalStack:
+		return NewPublicAndInternalStack(app, name, &PublicAndInternalStackProps{
+			StackProps: describe("Passthrough architecture 3 on Fargate: one internet-facing NLB (TCP), a public service and an internal one that the public one calls at the NLB's private addresses"),
+			Workload:   DefaultWorkload(app),
+		})
+	case PrivateLinkProviderStack:
+		return NewPrivateLinkProviderStack(app, name, &PrivateLinkProviderStackProps{
+			StackProps: describe("Passthrough over PrivateLink, provider: an internal NLB (TCP) and a TLS service exposed as a VPC endpoint service"),
+			Workload:   DefaultWorkload(app),
+		})
+	case PrivateLinkConsumerStack:
+		return NewPrivateLinkConsumerStack(app, name, &PrivateLinkConsumerStackProps{
+			StackProps: describe("Passthrough over PrivateLink, consumer: a TLS service calling the provider through an interface VPC endpoint"),
+			Workload:   DefaultWorkload(app),
+		})
+	}
+	panic("stacks: no example stack called " + name)
 }
 
 // Workload is the container the example services run.
