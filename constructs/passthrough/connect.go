@@ -54,7 +54,7 @@ func (s *Service) GrantConnect(caller *Service, envVar string) {
 	switch {
 	case caller == nil:
 		v.fail("GrantConnect caller", "", "is required")
-	case !awscdkIsToken(envVar) && !envVarName.MatchString(envVar):
+	case !isTokenString(envVar) && !envVarName.MatchString(envVar):
 		v.failf("GrantConnect envVar", fmt.Sprintf("%q", envVar), "must be letters, digits and underscores, not starting with a digit")
 	case strings.HasPrefix(envVar, "TLS_"):
 		v.failf("GrantConnect envVar", fmt.Sprintf("%q", envVar), "is in the TLS_ namespace of the certificate variables; choose another name")
@@ -88,7 +88,9 @@ func (s *Service) GrantConnect(caller *Service, envVar string) {
 		jsii.String(fmt.Sprintf("Passthrough %s to %s", *caller.Node().Id(), *s.Node().Id())))
 }
 
-func awscdkIsToken(s string) bool {
+// isTokenString reports whether s is an unresolved token, known only at
+// deploy time.
+func isTokenString(s string) bool {
 	return *awscdk.Token_IsUnresolved(jsii.String(s))
 }
 

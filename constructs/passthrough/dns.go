@@ -105,7 +105,7 @@ func (lb *LoadBalancer) PrivateDNSName() *string {
 // record's own reference.
 func fullyQualified(zone awsroute53.IHostedZone, recordName string, record awsroute53.ARecord) *string {
 	zoneName := strings.TrimSuffix(*zone.ZoneName(), ".")
-	if awscdkIsToken(zoneName) || awscdkIsToken(recordName) {
+	if isTokenString(zoneName) || isTokenString(recordName) {
 		return record.DomainName()
 	}
 	if strings.HasSuffix(recordName, ".") {

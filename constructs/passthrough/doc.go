@@ -9,6 +9,15 @@
 // security group rules so that the service is reachable through its listener
 // and through nothing else.
 //
+// Beyond one load balancer and its services: [Service.GrantConnect] lets one
+// service call another through the callee's load balancer, with exactly the
+// two security group rules of that path; [LoadBalancer.AddPrivateDNSName]
+// gives a load balancer a stable private name (for an internet-facing one,
+// its private addresses); [NewEndpointService] offers a load balancer to other
+// VPCs and accounts through PrivateLink; [ImportLoadBalancer] attaches
+// services to a load balancer of another app. Services come with alarms, an
+// optional TLS-aware container health check and auto scaling.
+//
 // Every constructor takes (scope, id, props) like the constructs of aws-cdk-go
 // and returns a construct that can itself be used as a scope. Invalid props
 // make the constructor panic with a [*ValidationError] that names the

@@ -73,7 +73,7 @@ func NewEndpointService(scope constructs.Construct, id *string, props *EndpointS
 		switch {
 		case p == AnyPrincipal && !acceptance:
 			v.failf("AllowedPrincipals", fmt.Sprintf("%q", p), "with AcceptanceRequired false would let every AWS account connect without approval; name the consumers' accounts, or leave AcceptanceRequired on")
-		case p == AnyPrincipal, awscdkIsToken(p), len(p) > 4 && p[:4] == "arn:":
+		case p == AnyPrincipal, isTokenString(p), len(p) > 4 && p[:4] == "arn:":
 			principals = append(principals, awsiam.NewArnPrincipal(jsii.String(p)))
 		case accountID.MatchString(p):
 			principals = append(principals, awsiam.NewArnPrincipal(jsii.String(fmt.Sprintf("arn:%s:iam::%s:root", *awscdk.Aws_PARTITION(), p))))

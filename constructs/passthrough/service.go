@@ -309,10 +309,8 @@ func (p *ServiceProps) validate(v *validator) *resolved {
 			}
 		}
 	}
-	if v.err == nil && p.Cluster != nil && p.LoadBalancer != nil && p.Cluster.Vpc != p.LoadBalancer.Vpc {
-		if *p.Cluster.Vpc.VpcId() != *p.LoadBalancer.Vpc.VpcId() {
-			v.failf("LoadBalancer", *p.LoadBalancer.Node().Path(), "is in another VPC than cluster %s; an NLB can only reach targets in its own VPC", *p.Cluster.Node().Path())
-		}
+	if v.err == nil && p.Cluster != nil && p.LoadBalancer != nil && !sameVpc(p.Cluster.Vpc, p.LoadBalancer.Vpc) {
+		v.failf("LoadBalancer", *p.LoadBalancer.Node().Path(), "is in another VPC than cluster %s; an NLB can only reach targets in its own VPC", *p.Cluster.Node().Path())
 	}
 	if v.err == nil {
 		p.LoadBalancer.claimListenerPort(v, r.listenerPort)
