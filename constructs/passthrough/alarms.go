@@ -98,7 +98,7 @@ func (s *Service) addAlarms(r *resolved, floor *float64) {
 		}
 		return alarm
 	}
-	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	minute := seconds(60)
 	metrics := s.TargetGroup.Metrics()
 
 	s.Alarms.HealthyTargets = notify(awscloudwatch.NewAlarm(s, jsii.String("HealthyTargetsAlarm"), &awscloudwatch.AlarmProps{
@@ -149,7 +149,7 @@ func (s *Service) addAlarms(r *resolved, floor *float64) {
 				MetricName:    jsii.String(CertificateMetricName),
 				DimensionsMap: &map[string]*string{CertificateMetricDimension: r.metricServiceName},
 				Statistic:     jsii.String("Minimum"),
-				Period:        awscdk.Duration_Hours(jsii.Number(1)),
+				Period:        seconds(3600),
 			}),
 			Threshold:          jsii.Number(days),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,

@@ -24,6 +24,9 @@ const (
 	DynamicPortHigh = 60999
 )
 
+// Default size of the EC2 capacity's Auto Scaling group (see EC2CapacityProps).
+const defaultMinInstances, defaultMaxInstances = 2, 6
+
 // EC2CapacityProps configures the Auto Scaling group that runs the tasks of
 // EC2 services.
 type EC2CapacityProps struct {
@@ -169,7 +172,7 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 		v.intRange("EC2.MinCapacity", e.MinCapacity, 0, 10000)
 		v.intRange("EC2.MaxCapacity", e.MaxCapacity, 1, 10000)
 		v.intRange("EC2.TargetCapacityPercent", e.TargetCapacityPercent, 1, 100)
-		if lo, hi := float64OrDefault(e.MinCapacity, 2), float64OrDefault(e.MaxCapacity, 6); lo > hi && !isToken(lo) && !isToken(hi) {
+		if lo, hi := float64OrDefault(e.MinCapacity, defaultMinInstances), float64OrDefault(e.MaxCapacity, defaultMaxInstances); lo > hi && !isToken(lo) && !isToken(hi) {
 			v.failf("EC2.MaxCapacity", formatNumber(hi), "is below EC2.MinCapacity %s", formatNumber(lo))
 		}
 	}
@@ -365,8 +368,8 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 		Notifications:  notifications,
 		Vpc:            c.Vpc,
 		LaunchTemplate: launchTemplate,
-		MinCapacity:    float64OrDefaultPtr(props.MinCapacity, 2),
-		MaxCapacity:    float64OrDefaultPtr(props.MaxCapacity, 6),
+		MinCapacity:    float64OrDefaultPtr(props.MinCapacity, defaultMinInstances),
+		MaxCapacity:    float64OrDefaultPtr(props.MaxCapacity, defaultMaxInstances),
 	})
 	if notifications == nil {
 		suppressNag(asg, nagSuppression{

@@ -10,7 +10,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
-	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -195,7 +194,7 @@ func (lb *LoadBalancer) addPrivateAddresses(zone awsroute53.IHostedZone, recordN
 		Zone:       zone,
 		RecordName: jsii.String(recordName),
 		Target:     awsroute53.RecordTarget_FromIpAddresses(addresses...),
-		Ttl:        awscdk.Duration_Seconds(jsii.Number(PrivateDNSTTL)),
+		Ttl:        seconds(PrivateDNSTTL),
 	})
 }
 
@@ -236,25 +235,4 @@ func suppressLookupFindings(lookup customresources.AwsCustomResource) {
 			appliesTo: []string{"Resource::*"},
 		})
 	}
-}
-
-// hasNagSuppression tells whether the resource behind c already records a
-// suppression of rule id: a resource shared by several constructs, such as
-// the stack's AwsCustomResource function, gets it once.
-func hasNagSuppression(c constructs.IConstruct, id string) bool {
-	if child := c.Node().DefaultChild(); child != nil {
-		c = child
-	}
-	res, ok := c.(awscdk.CfnResource)
-	if !ok {
-		return false
-	}
-	existing, _ := res.GetMetadata(jsii.String("cdk_nag")).(map[string]any)
-	rules, _ := existing["rules_to_suppress"].([]any)
-	for _, r := range rules {
-		if m, _ := r.(map[string]any); m["id"] == id {
-			return true
-		}
-	}
-	return false
 }

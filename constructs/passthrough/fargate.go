@@ -108,9 +108,8 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 
 	var strategies *[]*awsecs.CapacityProviderStrategy
 	if spot {
-		base := float64OrDefault(r.DesiredCount, DefaultDesiredCount)
 		strategies = &[]*awsecs.CapacityProviderStrategy{
-			{CapacityProvider: jsii.String("FARGATE"), Base: jsii.Number(base), Weight: jsii.Number(1)},
+			{CapacityProvider: jsii.String("FARGATE"), Base: r.desiredCount, Weight: jsii.Number(1)},
 			{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(3)},
 		}
 	}

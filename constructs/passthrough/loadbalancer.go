@@ -293,7 +293,7 @@ func (lb *LoadBalancer) addResetsAlarm(props *AlarmProps) {
 		AlarmDescription: jsii.String(fmt.Sprintf("Targets of %s reset TCP connections far more often than usual for 3 of 5 minutes: containers are crashing, restarting, or closing connections they should finish. Check the services' stopped tasks and logs, and the VPC flow logs for the targets that sent resets.", path)),
 		Metric: lb.nlb.Metrics().TcpTargetResetCount(&awscloudwatch.MetricOptions{
 			Statistic: jsii.String("Sum"),
-			Period:    awscdk.Duration_Minutes(jsii.Number(1)),
+			Period:    seconds(60),
 		}),
 		StdDevs:            jsii.Number(3),
 		EvaluationPeriods:  jsii.Number(5),

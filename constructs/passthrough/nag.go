@@ -16,19 +16,39 @@ type nagSuppression struct {
 	appliesTo  []string
 }
 
-// suppressNag records suppressions on the CloudFormation resource behind c
-// (c itself or its default child), keeping any already recorded.
-func suppressNag(c constructs.IConstruct, rules ...nagSuppression) {
+// nagRules returns the CloudFormation resource behind c (c itself or its
+// default child), if any, and the cdk-nag suppressions it records.
+func nagRules(c constructs.IConstruct) (awscdk.CfnResource, []any) {
 	if child := c.Node().DefaultChild(); child != nil {
 		c = child
 	}
 	res, ok := c.(awscdk.CfnResource)
 	if !ok {
-		return
+		return nil, nil
 	}
-	var list []any
-	if existing, ok := res.GetMetadata(jsii.String("cdk_nag")).(map[string]any); ok {
-		list, _ = existing["rules_to_suppress"].([]any)
+	existing, _ := res.GetMetadata(jsii.String("cdk_nag")).(map[string]any)
+	list, _ := existing["rules_to_suppress"].([]any)
+	return res, list
+}
+
+// hasNagSuppression tells whether the resource behind c already records a
+// suppression of rule id.
+func hasNagSuppression(c constructs.IConstruct, id string) bool {
+	_, rules := nagRules(c)
+	for _, r := range rules {
+		if m, _ := r.(map[string]any); m["id"] == id {
+			return true
+		}
+	}
+	return false
+}
+
+// suppressNag records suppressions on the CloudFormation resource behind c
+// (c itself or its default child), keeping any already recorded.
+func suppressNag(c constructs.IConstruct, rules ...nagSuppression) {
+	res, list := nagRules(c)
+	if res == nil {
+		return
 	}
 	for _, r := range rules {
 		entry := map[string]any{"id": r.id, "reason": r.reason}
