@@ -84,6 +84,19 @@ func (a *analysis) demands() []demand {
 			}
 		}
 	}
+	for _, lb := range a.r.LoadBalancers {
+		// Routers anywhere on a client's path send these, so any address
+		// is the peer the message comes from.
+		fromAnywhere := func(Peer) string { return "" }
+		for _, m := range PathMTUMessages {
+			if m.IPv6 && !lb.DualStack {
+				continue
+			}
+			for _, g := range lb.SecurityGroups {
+				out = append(out, demand{Ingress, g, m.Protocol, m.TypeCode, lb.ID, "path MTU discovery of load balancer " + lb.ID, fromAnywhere})
+			}
+		}
+	}
 	for _, e := range a.r.Endpoints {
 		fromVPC := func(peer Peer) string {
 			if peer.Kind == PeerGroup || e.vpc.contains(peer) {
@@ -123,7 +136,9 @@ func (a *analysis) classify() {
 // judge compares a rule with what the template needs from its group.
 func judge(rule *Rule, demands []demand) {
 	var ofGroup, peerOK, protoOK []demand
-	reason := ""
+	// reason is why the peer is wrong for the group's demands; protoReason
+	// why it is wrong for those of the rule's protocol, which says more.
+	reason, protoReason := "", ""
 	for _, d := range demands {
 		if d.dir != rule.Direction || d.group != rule.Group {
 			continue
@@ -132,6 +147,9 @@ func judge(rule *Rule, demands []demand) {
 		if why := d.peer(rule.Peer); why != "" {
 			if reason == "" {
 				reason = why
+			}
+			if protoReason == "" && d.proto == rule.Protocol {
+				protoReason = why
 			}
 			continue
 		}
@@ -155,8 +173,15 @@ func judge(rule *Rule, demands []demand) {
 		rule.Serves = users(peerOK, AllPorts)
 		rule.Unexplained = "allows all traffic: " + needed(peerOK)
 		return
+	case len(protoOK) == 0 && protoReason != "":
+		rule.Unexplained = protoReason
+		return
 	case len(protoOK) == 0:
 		rule.Unexplained = describe(rule.Protocol, rule.Ports) + " not needed: " + needed(peerOK)
+		return
+	}
+	if rule.Protocol == "icmp" || rule.Protocol == "icmpv6" {
+		judgeICMP(rule, protoOK)
 		return
 	}
 	var covered portSet
@@ -197,4 +222,51 @@ func needed(ds []demand) string {
 		verb = "are"
 	}
 	return fmt.Sprintf("only %s %s needed, by %s", strings.Join(ports, ", "), verb, strings.Join(slices.Compact(who), ", "))
+}
+
+// PathMTUMessage is an ICMP message that path MTU discovery needs a load
+// balancer's security group to admit.
+type PathMTUMessage struct {
+	// Protocol is "icmp" or "icmpv6".
+	Protocol string
+	// TypeCode holds the ICMP type (From) and code (To, -1 for any), as
+	// security group rules write them in FromPort and ToPort.
+	TypeCode PortRange
+	// IPv6 messages are needed only by dual-stack load balancers.
+	IPv6 bool
+}
+
+// PathMTUMessages are the messages a router sends back when a packet is
+// larger than the next link's MTU: for IPv4, destination unreachable,
+// fragmentation needed and don't fragment set (type 3, code 4); for IPv6,
+// packet too big (type 2, whose one code receivers ignore). The Amazon EC2
+// and VPC user guides name them (sections "Path MTU Discovery"), and the
+// Elastic Load Balancing guide recommends admitting inbound ICMP to a
+// Network Load Balancer's security group for path MTU discovery. A rule
+// admitting exactly one of them, from any address, into a load balancer's
+// group is explained; any other ICMP type or code is not.
+var PathMTUMessages = []PathMTUMessage{
+	{Protocol: "icmp", TypeCode: PortRange{3, 4}},
+	{Protocol: "icmpv6", TypeCode: PortRange{2, -1}, IPv6: true},
+}
+
+// judgeICMP explains an ICMP rule by the messages that demands need: the
+// rule's type must be a needed type and its code a needed code (a demand
+// with code -1 takes any code of its type).
+func judgeICMP(rule *Rule, ds []demand) {
+	var serving []demand
+	for _, d := range ds {
+		if d.ports.From == rule.Ports.From && d.ports.From != -1 && (d.ports.To == -1 || d.ports.To == rule.Ports.To) {
+			serving = append(serving, d)
+		}
+	}
+	if len(serving) == 0 {
+		rule.Unexplained = describe(rule.Protocol, rule.Ports) + " not needed: " + needed(ds)
+		return
+	}
+	for _, d := range serving {
+		rule.Serves = append(rule.Serves, d.id)
+	}
+	slices.Sort(rule.Serves)
+	rule.Serves = slices.Compact(rule.Serves)
 }

@@ -412,6 +412,9 @@ func (a *analysis) readLoadBalancers() {
 			vpc = a.groupVPC[lb.SecurityGroups[0]]
 		}
 		lb.nodes = a.subnetAddrs(subnets, vpc)
+		if v, ok := literal(r.props["IpAddressType"]); ok {
+			lb.DualStack = strings.HasPrefix(v, "dualstack")
+		}
 		lb.FiltersPrivateLink = true
 		if v, ok := literal(r.props["EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"]); ok {
 			lb.FiltersPrivateLink = v != "off"

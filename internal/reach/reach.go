@@ -14,8 +14,10 @@
 // -> ECS service -> task or container instance security groups, checks each
 // hop, and classifies every ingress rule in the template as serving a
 // listener (or an interface VPC endpoint, which admits the VPC's workloads
-// on HTTPS) or as unexplained, so that tests can require both that every
-// listener reaches its service and that nothing else is open.
+// on HTTPS, or a load balancer's path MTU discovery, which admits one ICMP
+// message and no TCP or UDP port) or as unexplained, so that tests can
+// require both that every listener reaches its service and that nothing
+// else is open.
 //
 // The analysis reads resources the way CloudFormation and EC2 interpret
 // them: references written as Ref, Fn::GetAtt (list or string form), plain
@@ -106,8 +108,9 @@ type Rule struct {
 	// egress rule: all traffic to 0.0.0.0/0. It has no Origin of its own.
 	Implicit bool
 	// Serves lists what needs the rule, or part of it, by logical ID: the
-	// listeners whose paths go through it and the interface VPC endpoints
-	// it admits clients to.
+	// listeners whose paths go through it, the interface VPC endpoints it
+	// admits clients to, and the load balancers whose path MTU discovery
+	// message it admits (see PathMTUMessages).
 	Serves []string
 	// Unexplained says why the rule, or part of it, is needed neither by a
 	// listener path nor by an interface VPC endpoint. It is empty for rules
@@ -178,6 +181,9 @@ type LoadBalancer struct {
 	// EndpointServices are the VPC endpoint services (AWS PrivateLink) in
 	// the template that expose the load balancer to other VPCs.
 	EndpointServices []string
+	// DualStack is set when clients may reach the load balancer over IPv6
+	// too (IpAddressType "dualstack" or "dualstack-without-public-ipv4").
+	DualStack bool
 	// FiltersPrivateLink is false when the load balancer's security groups
 	// do not apply to traffic arriving through PrivateLink
 	// (EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic "off"): the

@@ -283,6 +283,37 @@ func TestAnalysis(t *testing.T) {
 			"unexplained ingress of " + apiGroup + ": all traffic from sg " + lbGroup + " (ApiFromLb): allows all traffic: only tcp 8443 is needed, by listener " + listenerID,
 		}},
 
+		// Path MTU discovery: the one ICMP message (and with dual stack
+		// the one ICMPv6 message) that routers send, from any address,
+		// into the load balancer's group only; no TCP or UDP port.
+		{name: "PathMTUDiscoveryMessageIntoLoadBalancerIsExplained", base: "fargate.json", open: true, edits: []edit{
+			add("LbPathMTU", typeIngress, `{"GroupId": {"Fn::GetAtt": ["`+lbGroup+`", "GroupId"]}, "CidrIp": "0.0.0.0/0", "IpProtocol": "icmp", "FromPort": 3, "ToPort": 4}`),
+		}},
+		{name: "PacketTooBigIntoDualStackLoadBalancerIsExplained", base: "fargate.json", open: true, edits: []edit{
+			set("NlbB9F3A217", "IpAddressType", `"dualstack"`),
+			add("LbPathMTU", typeIngress, `{"GroupId": {"Fn::GetAtt": ["`+lbGroup+`", "GroupId"]}, "CidrIp": "0.0.0.0/0", "IpProtocol": "icmp", "FromPort": 3, "ToPort": 4}`),
+			add("LbPathMTUv6", typeIngress, `{"GroupId": {"Fn::GetAtt": ["`+lbGroup+`", "GroupId"]}, "CidrIpv6": "::/0", "IpProtocol": "58", "FromPort": 2, "ToPort": -1}`),
+		}},
+		{name: "PacketTooBigIntoIPv4LoadBalancerIsUnexplained", base: "fargate.json", open: true, edits: []edit{
+			add("LbPathMTUv6", typeIngress, `{"GroupId": {"Fn::GetAtt": ["`+lbGroup+`", "GroupId"]}, "CidrIpv6": "::/0", "IpProtocol": "icmpv6", "FromPort": 2, "ToPort": -1}`),
+		}, problems: []string{
+			"unexplained ingress of " + lbGroup + ": icmpv6 type 2 from ::/0 (LbPathMTUv6): icmpv6 type 2 not needed: only icmp type 3 code 4, tcp 443 are needed",
+		}},
+		{name: "OtherICMPIntoLoadBalancerIsUnexplained", base: "fargate.json", open: true, edits: []edit{
+			appendTo(lbGroup, "SecurityGroupIngress", `{"CidrIp": "0.0.0.0/0", "IpProtocol": "icmp", "FromPort": 8, "ToPort": -1}`),
+			appendTo(lbGroup, "SecurityGroupIngress", `{"CidrIp": "0.0.0.0/0", "IpProtocol": "icmp", "FromPort": 3, "ToPort": -1}`),
+			appendTo(lbGroup, "SecurityGroupIngress", `{"CidrIp": "0.0.0.0/0", "IpProtocol": "icmp", "FromPort": -1, "ToPort": -1}`),
+		}, problems: []string{
+			"unexplained ingress of " + lbGroup + ": icmp type 8 from 0.0.0.0/0 (" + lbGroup + ".SecurityGroupIngress[1]): icmp type 8 not needed: only icmp type 3 code 4 is needed, by path MTU discovery of load balancer NlbB9F3A217",
+			"unexplained ingress of " + lbGroup + ": icmp type 3 from 0.0.0.0/0 (" + lbGroup + ".SecurityGroupIngress[2]): icmp type 3 not needed",
+			"unexplained ingress of " + lbGroup + ": icmp any type from 0.0.0.0/0 (" + lbGroup + ".SecurityGroupIngress[3]): icmp any type not needed",
+		}},
+		{name: "PathMTUDiscoveryMessageIntoTargetsIsUnexplained", base: "fargate.json", open: true, edits: []edit{
+			add("ApiPathMTU", typeIngress, `{"GroupId": {"Ref": "`+apiGroup+`"}, "CidrIp": "0.0.0.0/0", "IpProtocol": "icmp", "FromPort": 3, "ToPort": 4}`),
+		}, problems: []string{
+			"unexplained ingress of " + apiGroup + ": icmp type 3 code 4 from 0.0.0.0/0 (ApiPathMTU): admits 0.0.0.0/0",
+		}},
+
 		// Interface VPC endpoints admit their VPC on HTTPS; PrivateLink
 		// consumers of an endpoint service may bypass the load balancer's
 		// security group.
