@@ -113,6 +113,8 @@ func sameList(t *testing.T, what string, got, want []string) {
 // their targets, and HTTPS out of the tasks; nothing else.
 func TestArchitecturesOpenExactlyTheirPaths(t *testing.T) {
 	noEgress := "255.255.255.255/32 icmp 252-0"
+	// Path MTU discovery's ICMP message, into every load balancer's group.
+	pathMTU := " <- 0.0.0.0/0 icmp 3-4"
 	cases := []struct {
 		stack           string
 		ingress, egress []string
@@ -121,6 +123,8 @@ func TestArchitecturesOpenExactlyTheirPaths(t *testing.T) {
 			stack: stacks.ServiceToServiceFargateStack,
 			ingress: []string{
 				"OrdersLoadBalancerSecurityGroup <- BillingSecurityGroup tcp 443-443",
+				"OrdersLoadBalancerSecurityGroup" + pathMTU,
+				"BillingLoadBalancerSecurityGroup" + pathMTU,
 				"OrdersSecurityGroup <- OrdersLoadBalancerSecurityGroup tcp 8443-8443",
 				"BillingLoadBalancerSecurityGroup <- OrdersSecurityGroup tcp 443-443",
 				"BillingSecurityGroup <- BillingLoadBalancerSecurityGroup tcp 8443-8443",
@@ -140,6 +144,8 @@ func TestArchitecturesOpenExactlyTheirPaths(t *testing.T) {
 			stack: stacks.ServiceToServiceEC2Stack,
 			ingress: []string{
 				"OrdersLoadBalancerSecurityGroup <- BillingClusterInstanceSecurityGroup tcp 443-443",
+				"OrdersLoadBalancerSecurityGroup" + pathMTU,
+				"BillingLoadBalancerSecurityGroup" + pathMTU,
 				"OrdersClusterInstanceSecurityGroup <- OrdersLoadBalancerSecurityGroup tcp 32768-60999",
 				"BillingLoadBalancerSecurityGroup <- OrdersClusterInstanceSecurityGroup tcp 443-443",
 				"BillingClusterInstanceSecurityGroup <- BillingLoadBalancerSecurityGroup tcp 32768-60999",
@@ -161,6 +167,7 @@ func TestArchitecturesOpenExactlyTheirPaths(t *testing.T) {
 			stack: stacks.PublicAndInternalStack,
 			ingress: []string{
 				"LoadBalancerSecurityGroup <- 0.0.0.0/0 tcp 443-443",
+				"LoadBalancerSecurityGroup" + pathMTU,
 				"LoadBalancerSecurityGroup <- PublicSecurityGroup tcp 8443-8443",
 				"PublicSecurityGroup <- LoadBalancerSecurityGroup tcp 8443-8443",
 				"InternalSecurityGroup <- LoadBalancerSecurityGroup tcp 8443-8443",
@@ -178,6 +185,7 @@ func TestArchitecturesOpenExactlyTheirPaths(t *testing.T) {
 			stack: stacks.PrivateLinkProviderStack,
 			ingress: []string{
 				"LoadBalancerSecurityGroup <- cidr:ClusterVpc tcp 443-443",
+				"LoadBalancerSecurityGroup" + pathMTU,
 				"ApiSecurityGroup <- LoadBalancerSecurityGroup tcp 8443-8443",
 			},
 			egress: []string{
@@ -191,6 +199,7 @@ func TestArchitecturesOpenExactlyTheirPaths(t *testing.T) {
 			stack: stacks.PrivateLinkConsumerStack,
 			ingress: []string{
 				"LoadBalancerSecurityGroup <- cidr:ClusterVpc tcp 443-443",
+				"LoadBalancerSecurityGroup" + pathMTU,
 				"ClientSecurityGroup <- LoadBalancerSecurityGroup tcp 8443-8443",
 				"EndpointSecurityGroup <- ClientSecurityGroup tcp 443-443",
 			},

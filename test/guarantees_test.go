@@ -220,8 +220,12 @@ func TestExamplesSecurityGroupsAdmitOnlyTheListenerPath(t *testing.T) {
 			}
 		}
 		// Separate ingress rules: only from a load balancer's group, or
-		// HTTPS from the stack's own groups into the endpoints' group.
+		// HTTPS from the stack's own groups into the endpoints' group, or
+		// path MTU discovery's ICMP message into a load balancer's group.
 		for id, rule := range tpl.Resources(typeIngress) {
+			if nlbGroups[getAttOf(t, rule["GroupId"])] && isPathMTUDiscovery(rule) {
+				continue
+			}
 			src := getAttOf(t, rule["SourceSecurityGroupId"])
 			if endpointGroups[getAttOf(t, rule["GroupId"])] && rule["FromPort"] == 443.0 && rule["ToPort"] == 443.0 {
 				continue

@@ -40,8 +40,8 @@ func documentFile(path string) (string, error) {
 
 // document is the Markdown page of one stack: a heading, the template's
 // description, the Mermaid flowchart, a table of the paths, the ingress
-// rules that serve no listener (those of interface VPC endpoints, or
-// unexplained ones), and the problems the analysis finds, if any.
+// rules that serve no listener (those of interface VPC endpoints, path MTU
+// discovery, or unexplained ones), and the problems the analysis finds, if any.
 func document(stack string, template []byte) (string, error) {
 	var tpl map[string]any
 	if err := json.Unmarshal(template, &tpl); err != nil {
@@ -92,7 +92,7 @@ func document(stack string, template []byte) (string, error) {
 		for _, rule := range other {
 			var users []string
 			for _, id := range rule.Serves {
-				users = append(users, "VPC endpoint "+reach.ShortName(id))
+				users = append(users, userLabel(id, r))
 			}
 			serves := strings.Join(users, ", ")
 			if rule.Unexplained != "" {
@@ -112,6 +112,17 @@ func document(stack string, template []byte) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// userLabel names what a rule that serves no listener serves: a load
+// balancer's path MTU discovery, or an interface VPC endpoint.
+func userLabel(id string, r *reach.Report) string {
+	for _, lb := range r.LoadBalancers {
+		if lb.ID == id {
+			return "path MTU discovery of " + reach.ShortName(id)
+		}
+	}
+	return "VPC endpoint " + reach.ShortName(id)
 }
 
 // servesListener reports whether a rule is needed by some listener's path.

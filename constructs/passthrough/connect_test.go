@@ -49,10 +49,12 @@ func TestGrantConnectOpensExactlyTheCallersPathToTheListener(t *testing.T) {
 	lbSG := logicalID(t, f.stack, f.lb.SecurityGroup)
 	ordersSG := logicalID(t, f.stack, orders.SecurityGroup)
 
-	// Exactly two rules more than the load balancer's to each service's
-	// tasks: the caller's egress to the load balancer's group and that
-	// group's ingress from the caller, on the listener port.
-	tpl.Count(typeIngress, 3)
+	// Exactly two TCP rules more than the load balancer's to each
+	// service's tasks: the caller's egress to the load balancer's group and
+	// that group's ingress from the caller, on the listener port. (The
+	// other ingress resources are the load balancers' path MTU discovery
+	// rules, ICMP.)
+	tpl.CountWith(typeIngress, map[string]any{"IpProtocol": "tcp"}, 3)
 	tpl.Count(typeEgress, 3)
 	tpl.Has(typeEgress, map[string]any{
 		"GroupId":                    getAtt(ordersSG, "GroupId"),
@@ -134,17 +136,18 @@ func TestGrantConnectUsesThePrivateDNSName(t *testing.T) {
 func TestGrantConnectCountsASharedRuleOnce(t *testing.T) {
 	f := internalFixture(t, true)
 	var peers []awsec2.IPeer
-	for i := range 59 {
+	for i := range 58 {
 		peers = append(peers, awsec2.Peer_Ipv4(jsii.String(fmt.Sprintf("10.9.%d.0/24", i))))
 	}
 	f.lb = passthrough.NewLoadBalancer(f.stack, jsii.String("Partners"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc, InternetFacing: jsii.Bool(false), AllowedClients: peers})
-	callee := f.ec2("Callee", 443) // 59 rules
+	callee := f.ec2("Callee", 443) // 58 client rules and the path MTU discovery rule
 	f.lb = passthrough.NewLoadBalancer(f.stack, jsii.String("Other"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc, InternetFacing: jsii.Bool(false)})
 	a, b := f.ec2("A", 1001), f.ec2("B", 1002)
 	callee.GrantConnect(a, "CALLEE") // 60: the quota
 	callee.GrantConnect(b, "CALLEE") // the same rule, from the same instance group
 	f.template(t).CountWith(typeIngress, map[string]any{
-		"GroupId": getAtt(logicalID(t, f.stack, callee.LoadBalancer.SecurityGroup), "GroupId"),
+		"GroupId":    getAtt(logicalID(t, f.stack, callee.LoadBalancer.SecurityGroup), "GroupId"),
+		"IpProtocol": "tcp",
 	}, 1)
 }
 
@@ -242,13 +245,11 @@ func TestGrantConnectRefusesWhatCannotWork(t *testing.T) {
 			name: "one caller too many for the security group",
 			build: func(t *testing.T, f *fixture) {
 				var peers []awsec2.IPeer
-				for i := range 20 {
+				for i := range 59 {
 					peers = append(peers, awsec2.Peer_Ipv4(jsii.String(fmt.Sprintf("10.9.%d.0/24", i))))
 				}
 				f.lb = passthrough.NewLoadBalancer(f.stack, jsii.String("Partners"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc, InternetFacing: jsii.Bool(false), AllowedClients: peers})
-				callee := f.fargate("Callee", 1000)
-				f.fargate("S1", 1001)
-				f.fargate("S2", 1002) // 60 rules
+				callee := f.fargate("Callee", 1000) // 59 client rules and the path MTU discovery rule: 60
 				f.lb = passthrough.NewLoadBalancer(f.stack, jsii.String("Other"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc, InternetFacing: jsii.Bool(false)})
 				callee.GrantConnect(f.fargate("Orders", 443), "CALLEE")
 			},

@@ -77,6 +77,7 @@ func ImportLoadBalancer(scope constructs.Construct, id *string, attrs *LoadBalan
 	lb.dnsNameKnown = attrs.DNSName != nil
 	lb.hostedZoneKnown = attrs.CanonicalHostedZoneID != nil
 	lb.privateDNSName = attrs.PrivateDNSName
+	lb.warnInternalOpenToAnyAddress()
 	for _, port := range attrs.ListenerPortsInUse {
 		lb.listeners[port] = "a service of the app that owns it (ListenerPortsInUse)"
 		lb.listenerN++

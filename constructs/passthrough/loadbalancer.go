@@ -75,18 +75,33 @@ type LoadBalancerProps struct {
 	// Default: none; every listener admits AllowedClients.
 	PrivateListenerPorts []float64
 	// EnforceSecurityGroupOnPrivateLink makes the security group's inbound
-	// rules apply to connections that arrive through a VPC endpoint service
-	// ([NewEndpointService]). Off by default, unlike in Elastic Load
-	// Balancing, because the rules would then be matched against the private
-	// addresses of clients in the consumers' VPCs: the provider does not know
-	// them, and they may overlap its own VPC's range, so a rule would admit or
-	// drop them by accident rather than by design. What guards PrivateLink
-	// traffic instead is the endpoint service's AllowedPrincipals and
-	// connection acceptance, and each consumer's endpoint security group.
-	// Turn it on only together with AllowedClients that name the consumers'
-	// client ranges. It can be changed on an existing load balancer.
-	// Default: false.
+	// rules apply to connections that arrive through a VPC endpoint service.
+	// For a load balancer that [NewEndpointService] fronts it is off by
+	// default, unlike in Elastic Load Balancing, because the rules would then
+	// be matched against the private addresses of clients in the consumers'
+	// VPCs: the provider does not know them, and they may overlap its own
+	// VPC's range, so a rule would admit or drop them by accident rather than
+	// by design. What guards PrivateLink traffic there is the endpoint
+	// service's AllowedPrincipals and connection acceptance, and each
+	// consumer's endpoint security group. Every other load balancer keeps
+	// Elastic Load Balancing's default, set explicitly, so that one later put
+	// behind an endpoint service by other means still filters. Turn it on
+	// for an endpoint service only together with AllowedClients that name
+	// the consumers' client ranges. It can be changed on an existing load
+	// balancer.
+	// Default: false when NewEndpointService fronts the load balancer, true
+	// otherwise.
 	EnforceSecurityGroupOnPrivateLink *bool
+	// PathMTUDiscovery admits into the security group, from any address, the
+	// ICMP message that routers on a client's path send when a packet is too
+	// large for the next link (destination unreachable, fragmentation
+	// needed: type 3 code 4), and with DualStack the ICMPv6 packet too big
+	// message (type 2): AWS's Network Load Balancer security group guidance
+	// admits ICMP for path MTU discovery, and security groups admit no ICMP
+	// unless told to. Each message is one rule, counted against
+	// MaxIngressRules like the client rules; no TCP or UDP port is opened.
+	// Default: true.
+	PathMTUDiscovery *bool
 	// Alarms configures the load balancer's TCP reset alarm: Topic and
 	// Disabled apply, CertificateExpiryDays does not.
 	// Default: the alarm on, with no notification topic.
@@ -144,6 +159,12 @@ type LoadBalancer struct {
 	// imported is set for a load balancer of another app; dnsNameKnown and
 	// hostedZoneKnown tell whether its DNS name and hosted zone are.
 	imported, dnsNameKnown, hostedZoneKnown bool
+	// enforcePrivateLink is EnforceSecurityGroupOnPrivateLink as given.
+	enforcePrivateLink *bool
+	// ec23Suppressed tells whether the group records cdk-nag's
+	// AwsSolutions-EC23 suppression; adminExposed that an administration
+	// port faces any address, so it never may.
+	ec23Suppressed, adminExposed bool
 }
 
 // ruleCount is a number of security group rules per address family.
@@ -220,6 +241,9 @@ func NewLoadBalancer(scope constructs.Construct, id *string, props *LoadBalancer
 	})
 	keepEgressClosed(sg)
 	lb.SecurityGroup = sg
+	if props.PathMTUDiscovery == nil || *props.PathMTUDiscovery {
+		lb.admitPathMTUDiscovery(sg)
+	}
 
 	lb.allowedClients = props.AllowedClients
 	if lb.allowedClients == nil {
@@ -232,6 +256,8 @@ func NewLoadBalancer(scope constructs.Construct, id *string, props *LoadBalancer
 			})
 		}
 	}
+
+	lb.warnInternalOpenToAnyAddress()
 
 	crossZone := props.CrossZoneEnabled == nil || *props.CrossZoneEnabled
 	var ipType elbv2.IpAddressType // IPv4, Elastic Load Balancing's default
@@ -247,26 +273,16 @@ func NewLoadBalancer(scope constructs.Construct, id *string, props *LoadBalancer
 		DeletionProtection: jsii.Bool(props.DeletionProtection != nil && *props.DeletionProtection),
 		LoadBalancerName:   props.LoadBalancerName,
 		IpAddressType:      ipType,
-		EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic: jsii.Bool(props.EnforceSecurityGroupOnPrivateLink != nil && *props.EnforceSecurityGroupOnPrivateLink),
+		// On unless set off, until NewEndpointService fronts it.
+		EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic: jsii.Bool(props.EnforceSecurityGroupOnPrivateLink == nil || *props.EnforceSecurityGroupOnPrivateLink),
 	})
+	lb.enforcePrivateLink = props.EnforceSecurityGroupOnPrivateLink
 	lb.NLB = nlb
 	lb.nlb = nlb
 	suppressNag(nlb, nagSuppression{
 		id:     "AwsSolutions-ELB2",
 		reason: "A Network Load Balancer writes access logs only for TLS listeners; this one has TCP listeners that pass TLS through, so a log bucket would stay empty. VPC flow logs record its traffic.",
 	})
-	if internetFacing {
-		for _, peer := range lb.allowedClients {
-			if id := *peer.UniqueId(); id == "0.0.0.0/0" || id == "::/0" {
-				suppressNag(sg, nagSuppression{
-					id:     "AwsSolutions-EC23",
-					reason: "An internet-facing load balancer admits the internet, on its listener ports only; every target behind it admits this group only.",
-				})
-				break
-			}
-		}
-	}
-
 	if props.Alarms.enabled() {
 		lb.addResetsAlarm(props.Alarms)
 	}
@@ -449,6 +465,7 @@ func (lb *LoadBalancer) allowClients(listenerPort float64) {
 	for _, peer := range lb.allowedClients {
 		group.AddIngressRule(peer, port, jsii.String("Passthrough listener"), jsii.Bool(false))
 	}
+	lb.exposeListener(owner, listenerPort, group)
 }
 
 // stack is the load balancer's stack, looked up once.

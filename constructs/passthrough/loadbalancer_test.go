@@ -88,7 +88,7 @@ func TestPrivateListenerPortAdmitsNoClient(t *testing.T) {
 		"GroupDescription":     assertions.Match_StringLikeRegexp(jsii.String("^Passthrough NLB")),
 		"SecurityGroupIngress": []any{tcpRule("0.0.0.0/0", 443, 443)},
 	})
-	tpl.CountWith(typeIngress, map[string]any{"GroupId": getAtt(logicalID(t, f.stack, f.lb.SecurityGroup), "GroupId")}, 0)
+	tpl.CountWith(typeIngress, map[string]any{"GroupId": getAtt(logicalID(t, f.stack, f.lb.SecurityGroup), "GroupId"), "IpProtocol": "tcp"}, 0)
 }
 
 // The default clients of an internal load balancer are a reference that
@@ -156,7 +156,7 @@ func TestLoadBalancerRefusesWhatCannotWork(t *testing.T) {
 					f.fargate(fmt.Sprintf("S%d", i), float64(1000+i))
 				}
 			},
-			want: "passthrough: Test/S2: ListenerPort 1002: would bring the security group of load balancer Test/Partners to 63 inbound IPv6 rules (22 allowed clients per listener), over the default quota of 60, which IPv6 rules count against apart from IPv4 rules",
+			want: "passthrough: Test/S2: ListenerPort 1002: would bring the security group of load balancer Test/Partners to 64 inbound IPv6 rules (22 allowed clients per listener), over the default quota of 60, which IPv6 rules count against apart from IPv4 rules",
 		},
 		{
 			name: "security group clients count as IPv4 and IPv6 rules",
@@ -170,7 +170,7 @@ func TestLoadBalancerRefusesWhatCannotWork(t *testing.T) {
 					f.fargate(fmt.Sprintf("S%d", i), float64(1000+i))
 				}
 			},
-			want: "passthrough: Test/S3: ListenerPort 1003: would bring the security group of load balancer Test/Partners to 80 inbound rules (20 allowed clients per listener), over the default quota of 60",
+			want: "passthrough: Test/S2: ListenerPort 1002: would bring the security group of load balancer Test/Partners to 61 inbound rules (20 allowed clients per listener), over the default quota of 60",
 		},
 	}
 	runInvalid(t, cases)

@@ -83,3 +83,33 @@ func suppressExecutionRoleWildcard(role constructs.IConstruct) {
 		appliesTo: []string{"Resource::*"},
 	})
 }
+
+// dropNagSuppression removes the suppressions of rule id from the resource
+// behind c, keeping the others, for a finding that the design no longer
+// explains (an administration port that faces the internet).
+func dropNagSuppression(c constructs.IConstruct, id string) {
+	res, list := nagRules(c)
+	if res == nil {
+		return
+	}
+	var kept []any
+	for _, r := range list {
+		if m, _ := r.(map[string]any); m["id"] != id {
+			kept = append(kept, r)
+		}
+	}
+	if len(kept) == len(list) {
+		return
+	}
+	metadata := map[string]any{}
+	if existing := res.CfnOptions().Metadata(); existing != nil {
+		for k, v := range *existing {
+			metadata[k] = v
+		}
+	}
+	delete(metadata, "cdk_nag")
+	if len(kept) > 0 {
+		metadata["cdk_nag"] = map[string]any{"rules_to_suppress": kept}
+	}
+	res.CfnOptions().SetMetadata(&metadata)
+}

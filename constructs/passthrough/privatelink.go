@@ -6,6 +6,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -44,10 +45,11 @@ type EndpointServiceProps struct {
 // balancer's private addresses, never the consumer's; PROXY protocol
 // (ServiceProps.ProxyProtocol) carries the client's address if they need it.
 //
-// The load balancer's security group does not filter PrivateLink traffic
-// unless LoadBalancerProps.EnforceSecurityGroupOnPrivateLink is set: access
+// The load balancer's security group stops filtering PrivateLink traffic
+// (unless LoadBalancerProps.EnforceSecurityGroupOnPrivateLink is set): access
 // is decided by AllowedPrincipals, connection acceptance and each consumer's
-// endpoint security group.
+// endpoint security group. Load balancers that no endpoint service fronts
+// keep Elastic Load Balancing's default, enforcement on.
 type EndpointService struct {
 	constructs.Construct
 	// Service is the VPC endpoint service.
@@ -92,6 +94,13 @@ func NewEndpointService(scope constructs.Construct, id *string, props *EndpointS
 		AcceptanceRequired:              jsii.Bool(acceptance),
 		AllowedPrincipals:               &principals,
 	})
+	if props.LoadBalancer.enforcePrivateLink == nil {
+		// See LoadBalancerProps.EnforceSecurityGroupOnPrivateLink: behind an
+		// endpoint service, the consumers' addresses are not the provider's
+		// to filter by.
+		cfn := props.LoadBalancer.nlb.Node().DefaultChild().(elbv2.CfnLoadBalancer)
+		cfn.SetEnforceSecurityGroupInboundRulesOnPrivateLinkTraffic(jsii.String("off"))
+	}
 	awscdk.NewCfnOutput(e, jsii.String("ServiceName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Service name of the passthrough VPC endpoint service " + *e.Node().Path() + ", for consumers' interface endpoints"),
 		Value:       e.Service.VpcEndpointServiceName(),

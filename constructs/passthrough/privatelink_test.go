@@ -70,18 +70,30 @@ func TestEndpointServiceAllowsEveryAccountOnlyWithAcceptance(t *testing.T) {
 	f.template(t).Has(typeEndpointPerms, map[string]any{"AllowedPrincipals": []any{"*"}})
 }
 
-// The enforcement of inbound rules on PrivateLink traffic is off by
-// default and can be turned on.
-func TestSecurityGroupEnforcementOnPrivateLinkCanBeTurnedOn(t *testing.T) {
+// Only a load balancer that NewEndpointService fronts stops filtering
+// PrivateLink traffic by default; every other one states Elastic Load
+// Balancing's default, on, and an explicit setting wins either way.
+func TestPrivateLinkEnforcementIsOffOnlyBehindAnEndpointService(t *testing.T) {
 	f := internalFixture(t, false)
-	passthrough.NewLoadBalancer(f.stack, jsii.String("Enforcing"), &passthrough.LoadBalancerProps{
-		Vpc:                               f.cluster.Vpc,
-		InternetFacing:                    jsii.Bool(false),
-		EnforceSecurityGroupOnPrivateLink: jsii.Bool(true),
-	})
+	lb := func(id string, enforce *bool) *passthrough.LoadBalancer {
+		return passthrough.NewLoadBalancer(f.stack, jsii.String(id), &passthrough.LoadBalancerProps{
+			Vpc:                               f.cluster.Vpc,
+			InternetFacing:                    jsii.Bool(false),
+			EnforceSecurityGroupOnPrivateLink: enforce,
+		})
+	}
+	fronted, enforcing, plain, off := lb("Fronted", nil), lb("Enforcing", jsii.Bool(true)), lb("Plain", nil), lb("Off", jsii.Bool(false))
+	for _, l := range []*passthrough.LoadBalancer{fronted, enforcing} {
+		passthrough.NewEndpointService(f.stack, jsii.String(*l.Node().Id()+"Endpoint"), &passthrough.EndpointServiceProps{LoadBalancer: l})
+	}
 	tpl := f.template(t)
-	tpl.CountWith(typeLoadBalancer, map[string]any{"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic": "on"}, 1)
-	tpl.CountWith(typeLoadBalancer, map[string]any{"EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic": "off"}, 2)
+	want := map[*passthrough.LoadBalancer]string{fronted: "off", enforcing: "on", plain: "on", off: "off", f.lb: "on"}
+	for l, value := range want {
+		got := tpl.Resources(typeLoadBalancer)[logicalID(t, f.stack, l.NLB)]["EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic"]
+		if got != value {
+			t.Errorf("%s: EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic %v, want %s", *l.Node().Path(), got, value)
+		}
+	}
 }
 
 func TestEndpointServiceCausesNoCdkNagFinding(t *testing.T) {

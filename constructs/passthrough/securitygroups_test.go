@@ -51,8 +51,10 @@ func TestFargateSecurityGroupsAdmitTheListenerPathAndNothingElse(t *testing.T) {
 		"SecurityGroupIngress": assertions.Match_Absent(),
 		"SecurityGroupEgress":  []any{tcpRule("0.0.0.0/0", 443, 443)},
 	})
-	// The one path between them: load balancer -> tasks on the container port.
-	tpl.Count(typeIngress, 1)
+	// The one path between them: load balancer -> tasks on the container
+	// port; besides it, only the load balancer's path MTU discovery rule.
+	tpl.Count(typeIngress, 2)
+	tpl.Has(typeIngress, pathMTURule(lbSG))
 	tpl.Has(typeIngress, map[string]any{
 		"GroupId":               getAtt(taskSG, "GroupId"),
 		"SourceSecurityGroupId": getAtt(lbSG, "GroupId"),
@@ -97,8 +99,10 @@ func TestEC2SecurityGroupsOpenTheDynamicPortRangeFromTheLoadBalancerOnly(t *test
 		"SecurityGroupIngress": assertions.Match_Absent(),
 		"SecurityGroupEgress":  []any{tcpRule("0.0.0.0/0", 443, 443)},
 	})
-	// Both services share the instances, so one rule serves both.
-	tpl.Count(typeIngress, 1)
+	// Both services share the instances, so one rule serves both; besides
+	// it, only the load balancer's path MTU discovery rule.
+	tpl.Count(typeIngress, 2)
+	tpl.Has(typeIngress, pathMTURule(lbSG))
 	tpl.Has(typeIngress, map[string]any{
 		"GroupId":               getAtt(instanceSG, "GroupId"),
 		"SourceSecurityGroupId": getAtt(lbSG, "GroupId"),

@@ -251,7 +251,7 @@ func TestInvalidPropsFailWithPathAndValue(t *testing.T) {
 					f.fargate(fmt.Sprintf("S%d", i), float64(1000+i))
 				}
 			},
-			want: "passthrough: Test/S2: ListenerPort 1002: would bring the security group of load balancer Test/Partners to 63 inbound rules (21 allowed clients per listener), over the default quota of 60",
+			want: "passthrough: Test/S2: ListenerPort 1002: would bring the security group of load balancer Test/Partners to 64 inbound rules (21 allowed clients per listener), over the default quota of 60",
 		},
 	}
 	runInvalid(t, cases)
