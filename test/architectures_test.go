@@ -369,7 +369,7 @@ func TestServiceToServiceCallersReachEachOtherThroughTheListener(t *testing.T) {
 					"Name": c.host + ".",
 					"Type": "A",
 					"AliasTarget": map[string]any{
-						"DNSName":      map[string]any{"Fn::Join": []any{"", []any{"dualstack.", map[string]any{"Fn::GetAtt": []any{lb, "DNSName"}}}}},
+						"DNSName":      map[string]any{"Fn::GetAtt": []any{lb, "DNSName"}},
 						"HostedZoneId": map[string]any{"Fn::GetAtt": []any{lb, "CanonicalHostedZoneID"}},
 					},
 				})

@@ -1,6 +1,7 @@
 package test
 
 import (
+	"encoding/json"
 	"slices"
 	"testing"
 
@@ -146,4 +147,40 @@ func TestExamplesEnforceSecurityGroupsOnPrivateLinkUnlessFronted(t *testing.T) {
 			}
 		}
 	})
+}
+
+// Route 53 aliases of a Network Load Balancer target its own DNS name, not
+// "dualstack." + it, which AWS documents for Application and Classic Load
+// Balancers only (see nlbAlias in constructs/passthrough/dns.go).
+func TestExamplesAliasNetworkLoadBalancersByTheirOwnDNSName(t *testing.T) {
+	aliases := 0
+	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+		for id, r := range tpl.Resources(typeRecordSet) {
+			alias, ok := r["AliasTarget"].(map[string]any)
+			if !ok {
+				continue
+			}
+			zone, _ := alias["HostedZoneId"].(map[string]any)
+			ga, _ := zone["Fn::GetAtt"].([]any)
+			if len(ga) != 2 || ga[1] != "CanonicalHostedZoneID" {
+				continue
+			}
+			aliases++
+			want := map[string]any{"Fn::GetAtt": []any{ga[0], "DNSName"}}
+			if got, _ := json.Marshal(alias["DNSName"]); string(got) != mustJSON(want) {
+				t.Errorf("record %s aliases %s, want the load balancer's own DNS name %s", id, got, mustJSON(want))
+			}
+		}
+	})
+	if aliases == 0 {
+		t.Error("no example aliases a load balancer: the check read nothing")
+	}
+}
+
+func mustJSON(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
 }

@@ -5,10 +5,10 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53targets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -130,8 +130,34 @@ func recordID(kind string, zone awsroute53.IHostedZone, recordName string) *stri
 	return jsii.String(fmt.Sprintf("%s %s %s", kind, *zone.Node().Id(), recordName))
 }
 
+// nlbAlias is a Route 53 alias target for a Network Load Balancer: its own
+// DNS name, as Elastic Load Balancing returns it, with no "dualstack."
+// prefix, whether the load balancer is IPv4-only or dual-stack.
+//
+// aws-cdk-lib's LoadBalancerTarget prefixes every load balancer's DNS name
+// with "dualstack.". The Route 53 developer guide ("Routing traffic to an
+// ELB load balancer") describes that prefix for Application and Classic
+// Load Balancers only: the console prepends it to their DNS names, and
+// users aliasing one from another account are told to prepend it
+// themselves. Nothing in AWS's documentation gives a Network Load Balancer
+// a "dualstack." name; an NLB whose IP address type is dualstack serves
+// IPv6 clients under its own DNS name (Elastic Load Balancing guide, "IP
+// address type"), and aws/aws-cdk#16987 reports that the prefixed name of
+// an IPv4 NLB does not resolve. The analysis in aws/aws-cdk#34641
+// (unmerged) reaches the same rule: NLBs take their plain DNS name
+// whatever their IP address type. A dual-stack load balancer gets an A and
+// an AAAA alias to that one name.
+type nlbAlias struct{ lb elbv2.INetworkLoadBalancer }
+
+func (a *nlbAlias) Bind(_ awsroute53.IRecordSet, _ awsroute53.IHostedZone) *awsroute53.AliasRecordTargetConfig {
+	return &awsroute53.AliasRecordTargetConfig{
+		DnsName:      a.lb.LoadBalancerDnsName(),
+		HostedZoneId: a.lb.LoadBalancerCanonicalHostedZoneId(),
+	}
+}
+
 func (lb *LoadBalancer) addAlias(zone awsroute53.IHostedZone, recordName string) awsroute53.ARecord {
-	target := awsroute53.RecordTarget_FromAlias(awsroute53targets.NewLoadBalancerTarget(lb.NLB, nil))
+	target := awsroute53.RecordTarget_FromAlias(&nlbAlias{lb: lb.NLB})
 	record := awsroute53.NewARecord(lb, recordID("Alias", zone, recordName), &awsroute53.ARecordProps{
 		Zone:       zone,
 		RecordName: jsii.String(recordName),

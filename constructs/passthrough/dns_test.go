@@ -2,6 +2,7 @@ package passthrough_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -23,9 +24,11 @@ func privateZone(f *fixture) awsroute53.PrivateHostedZone {
 	return awsroute53.NewPrivateHostedZone(f.stack, jsii.String("Zone"), &awsroute53.PrivateHostedZoneProps{ZoneName: jsii.String("internal.example"), Vpc: f.cluster.Vpc})
 }
 
+// aliasTo is the alias target of a Network Load Balancer: its own DNS name,
+// never "dualstack." + it (see nlbAlias in dns.go).
 func aliasTo(lb string) map[string]any {
 	return map[string]any{
-		"DNSName":      map[string]any{"Fn::Join": []any{"", []any{"dualstack.", getAtt(lb, "DNSName")}}},
+		"DNSName":      getAtt(lb, "DNSName"),
 		"HostedZoneId": getAtt(lb, "CanonicalHostedZoneID"),
 	}
 }
@@ -54,6 +57,27 @@ func TestAddDNSNameAliasesTheLoadBalancer(t *testing.T) {
 	// AddDNSName is not a private path: GrantConnect still needs one.
 	if f.lb.PrivateDNSName() != nil {
 		t.Errorf("PrivateDNSName() = %s after AddDNSName", *f.lb.PrivateDNSName())
+	}
+}
+
+// A dual-stack load balancer's name is an A and an AAAA alias, both to the
+// load balancer's own DNS name: AWS documents the "dualstack." prefix for
+// Application and Classic Load Balancers, not for Network Load Balancers.
+func TestDualStackAliasesUseTheLoadBalancersOwnDNSName(t *testing.T) {
+	f, vpc := dualStackFixture(t)
+	f.lb = passthrough.NewLoadBalancer(f.stack, jsii.String("Dual"), &passthrough.LoadBalancerProps{Vpc: vpc, DualStack: jsii.Bool(true)})
+	zone := awsroute53.HostedZone_FromHostedZoneAttributes(f.stack, jsii.String("Public"), &awsroute53.HostedZoneAttributes{
+		HostedZoneId: jsii.String("Z0123456789ABCDEFGHIJ"),
+		ZoneName:     jsii.String("example.com"),
+	})
+	f.lb.AddDNSName(zone, "api")
+	tpl := f.template(t)
+	nlb := logicalID(t, f.stack, f.lb.NLB)
+	for _, typ := range []string{"A", "AAAA"} {
+		tpl.CountWith(typeRecordSet, map[string]any{"Name": "api.example.com.", "Type": typ, "AliasTarget": aliasTo(nlb)}, 1)
+	}
+	if raw := jsonString(tpl.JSON()); strings.Contains(raw, "dualstack.") {
+		t.Error(`the template names a "dualstack." host`)
 	}
 }
 
