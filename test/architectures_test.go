@@ -386,8 +386,8 @@ func ref(id string) map[string]any { return map[string]any{"Ref": id} }
 
 // Architecture 3: the internet reaches Public on 443; Public's tasks reach
 // Internal on 8443 through the same load balancer, at its private addresses,
-// which a custom resource reads from the load balancer's network interfaces
-// and publishes in the private hosted zone.
+// which a custom resource reads from the load balancer's network interfaces,
+// one per subnet, and publishes in the private hosted zone.
 func TestPublicAndInternalShareOneLoadBalancer(t *testing.T) {
 	tpl := exampleTemplate(t, stacks.PublicAndInternalStack)
 	tpl.Count(typeLoadBalancer, 1)
@@ -414,12 +414,13 @@ func TestPublicAndInternalShareOneLoadBalancer(t *testing.T) {
 	}
 
 	// The record holds the addresses the lookup returns, one per subnet of
-	// the load balancer, in the private zone of the VPC.
-	lookup := findID(t, tpl, "Custom::AWS", "LoadBalancerPrivateAddresses")
-	subnets := len(tpl.Resources(typeLoadBalancer)[lb]["Subnets"].([]any))
+	// the load balancer, in the private zone of the VPC; the lookup reads
+	// the load balancer's full name and subnets.
+	lookup := findID(t, tpl, "Custom::PassthroughPrivateAddresses", "LoadBalancerPrivateAddressLookup")
+	subnets := tpl.Resources(typeLoadBalancer)[lb]["Subnets"].([]any)
 	var addresses []any
 	for i := range subnets {
-		addresses = append(addresses, map[string]any{"Fn::GetAtt": []any{lookup, fmt.Sprintf("NetworkInterfaces.%d.PrivateIpAddress", i)}})
+		addresses = append(addresses, map[string]any{"Fn::GetAtt": []any{lookup, fmt.Sprintf("Address%d", i)}})
 	}
 	tpl.Has(typeRecordSet, map[string]any{
 		"Name":            host + ".",
@@ -431,17 +432,12 @@ func TestPublicAndInternalShareOneLoadBalancer(t *testing.T) {
 		"Name": stacks.InternalZoneName + ".",
 		"VPCs": []any{map[string]any{"VPCId": ref(findID(t, tpl, "AWS::EC2::VPC", "ClusterVpc")), "VPCRegion": ref("AWS::Region")}},
 	})
-	call, _ := json.Marshal(tpl.Resources("Custom::AWS")[lookup]["Create"])
-	for _, want := range []string{
-		`\"action\":\"describeNetworkInterfaces\"`,
-		`\"service\":\"EC2\"`,
-		`\"Name\":\"description\",\"Values\":[\"ELB ",{"Fn::GetAtt":["` + lb + `","LoadBalancerFullName"]}`,
-		`\"physicalResourceId\":{\"id\":\"",{"Fn::GetAtt":["` + lb + `","LoadBalancerFullName"]}`,
-	} {
-		if !strings.Contains(string(call), want) {
-			t.Errorf("lookup call %s\nlacks %s", call, want)
-		}
-	}
+	fn := findID(t, tpl, "AWS::Lambda::Function", "PassthroughPrivateAddressLookup")
+	tpl.Has("Custom::PassthroughPrivateAddresses", map[string]any{
+		"ServiceToken":         map[string]any{"Fn::GetAtt": []any{fn, "Arn"}},
+		"LoadBalancerFullName": map[string]any{"Fn::GetAtt": []any{lb, "LoadBalancerFullName"}},
+		"Subnets":              subnets,
+	})
 
 	// The lookup may read network interfaces in the stack's Region, and do
 	// nothing else.
@@ -452,12 +448,16 @@ func TestPublicAndInternalShareOneLoadBalancer(t *testing.T) {
 			policies = append(policies, string(raw))
 		}
 	}
-	want := `{"Statement":[{"Action":"ec2:DescribeNetworkInterfaces","Condition":{"StringEquals":{"aws:RequestedRegion":{"Ref":"AWS::Region"}}},"Effect":"Allow","Resource":"*"}],"Version":"2012-10-17"}`
+	logGroup := findID(t, tpl, "AWS::Logs::LogGroup", "PassthroughPrivateAddressLookupLogs")
+	want := `{"Statement":[{"Action":"ec2:DescribeNetworkInterfaces","Condition":{"StringEquals":{"aws:RequestedRegion":{"Ref":"AWS::Region"}}},"Effect":"Allow","Resource":"*"},` +
+		`{"Action":["logs:CreateLogStream","logs:PutLogEvents"],"Effect":"Allow","Resource":{"Fn::GetAtt":["` + logGroup + `","Arn"]}}],"Version":"2012-10-17"}`
 	if len(policies) != 1 || policies[0] != want {
 		t.Errorf("lookup policies %v, want exactly %s", policies, want)
 	}
+	if role := tpl.Resources("AWS::IAM::Role")[findID(t, tpl, "AWS::IAM::Role", "PassthroughPrivateAddressLookupRole")]; role["ManagedPolicyArns"] != nil {
+		t.Errorf("lookup role has managed policies %v", role["ManagedPolicyArns"])
+	}
 	// Its function keeps its logs for a bounded time.
-	fn := findID(t, tpl, "AWS::Lambda::Function", "AWS679f53fac002430cb0da5b7982bd2287")
 	logs, _ := tpl.Resources("AWS::Lambda::Function")[fn]["LoggingConfig"].(map[string]any)
 	if group := tpl.Resources("AWS::Logs::LogGroup")[refOf(t, logs["LogGroup"])]; group == nil || group["RetentionInDays"] == nil {
 		t.Errorf("lookup function log group %v has no retention", logs)

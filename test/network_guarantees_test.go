@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"slices"
+	"strconv"
 	"testing"
 
 	"github.com/passthrough-cdk/passthrough/internal/cdktest"
@@ -183,4 +184,37 @@ func mustJSON(v any) string {
 		panic(err)
 	}
 	return string(b)
+}
+
+// The private addresses of an internet-facing load balancer (architecture
+// 3) are looked up from exactly the load balancer's subnets, by its full
+// name, and the record holds one address per subnet: the lookup runs again
+// when either changes (its properties change), and fails rather than write
+// a partial record (tested on the handler in constructs/passthrough).
+func TestExamplesLookUpOnePrivateAddressPerSubnet(t *testing.T) {
+	lookups := 0
+	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+		for id, lookup := range tpl.Resources("Custom::PassthroughPrivateAddresses") {
+			lookups++
+			name, _ := lookup["LoadBalancerFullName"].(map[string]any)["Fn::GetAtt"].([]any)
+			if len(name) != 2 || name[1] != "LoadBalancerFullName" {
+				t.Fatalf("lookup %s reads %v, not a load balancer's full name", id, lookup["LoadBalancerFullName"])
+			}
+			lb := tpl.Resources(typeLoadBalancer)[name[0].(string)]
+			if lb["Scheme"] == "internal" {
+				t.Errorf("lookup %s reads internal load balancer %s, whose DNS name is already private", id, name[0])
+			}
+			if mustJSON(lookup["Subnets"]) != mustJSON(lb["Subnets"]) {
+				t.Errorf("lookup %s reads subnets %s, load balancer %s has %s", id, mustJSON(lookup["Subnets"]), name[0], mustJSON(lb["Subnets"]))
+			}
+			var want []any
+			for i := range lb["Subnets"].([]any) {
+				want = append(want, map[string]any{"Fn::GetAtt": []any{id, "Address" + strconv.Itoa(i)}})
+			}
+			tpl.CountWith(typeRecordSet, map[string]any{"Type": "A", "ResourceRecords": want}, 1)
+		}
+	})
+	if lookups == 0 {
+		t.Error("no example looks up private addresses: the check read nothing")
+	}
 }

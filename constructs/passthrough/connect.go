@@ -36,7 +36,9 @@ var envVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // load balancer needs a private path first (AddPrivateDNSName), because its
 // DNS name resolves to public addresses that a caller in the VPC reaches
 // through the NAT gateway, where no security group can tell the caller
-// apart. When caller is in another stack than s's load balancer, the
+// apart; or, knowing that, the NAT path ([LoadBalancer.AllowCallersThroughNAT]),
+// on which GrantConnect admits the NAT gateways' addresses instead of
+// caller's group and lets caller send to any IPv4 address on the port. When caller is in another stack than s's load balancer, the
 // caller's stack holds both rules and references the load balancer's stack;
 // granting the other way round too would make the two stacks reference each
 // other, which CloudFormation cannot deploy (see the README).
@@ -60,12 +62,17 @@ func (s *Service) GrantConnect(caller *Service, envVar string) {
 		v.failf("GrantConnect envVar", fmt.Sprintf("%q", envVar), "is in the TLS_ namespace of the certificate variables; choose another name")
 	case !sameVpc(caller.Service.Cluster().Vpc(), lb.Vpc):
 		v.failf("GrantConnect caller", callerPath, "is in another VPC than load balancer %s, which it cannot reach; expose the load balancer to other VPCs through PrivateLink (NewEndpointService)", *lb.Node().Path())
-	case lb.internetFacing && lb.privateDNSName == nil:
-		v.failf("GrantConnect caller", callerPath, "would reach internet-facing load balancer %s at its public addresses, through the NAT gateway, where its security group cannot tell the caller apart; give it a private path first with AddPrivateDNSName", *lb.Node().Path())
+	case lb.internetFacing && lb.privateDNSName == nil && lb.natPath == nil:
+		v.failf("GrantConnect caller", callerPath, "would reach internet-facing load balancer %s at its public addresses, through the NAT gateway, where its security group cannot tell the caller apart; give it a private path first with AddPrivateDNSName, or accept the NAT path with AllowCallersThroughNAT", *lb.Node().Path())
 	case lb.privateDNSName == nil && !lb.dnsNameKnown:
 		v.failf("GrantConnect caller", callerPath, "needs the DNS name of imported load balancer %s; set LoadBalancerAttributes.DNSName or PrivateDNSName", *lb.Node().Path())
 	}
-	if v.err == nil {
+	var freshNAT []int
+	switch {
+	case v.err != nil:
+	case lb.natPath != nil && lb.privateDNSName == nil:
+		freshNAT = lb.reserveNATPath(v, callerPath, s.ListenerPort)
+	default:
 		lb.reserveIngress(v, "GrantConnect caller", callerPath, caller.SecurityGroup, s.ListenerPort)
 	}
 	v.check()
@@ -83,6 +90,10 @@ func (s *Service) GrantConnect(caller *Service, envVar string) {
 		// The caller is given the name, not a reference to the record: its
 		// tasks start once the record exists.
 		caller.Service.Node().AddDependency(lb.privateDNSRecord)
+	}
+	if lb.natPath != nil && lb.privateDNSName == nil {
+		lb.admitThroughNAT(caller, s.ListenerPort, freshNAT)
+		return
 	}
 	caller.Connections().AllowTo(lb, awsec2.Port_Tcp(s.ListenerPort),
 		jsii.String(fmt.Sprintf("Passthrough %s to %s", *caller.Node().Id(), *s.Node().Id())))

@@ -213,7 +213,7 @@ func TestGrantConnectRefusesWhatCannotWork(t *testing.T) {
 				api := passthrough.NewFargateService(f.stack, jsii.String("Api"), &passthrough.FargateServiceProps{ServiceProps: p})
 				api.GrantConnect(f.fargate("Orders", 8443), "API")
 			},
-			want: "passthrough: Test/Api: GrantConnect caller Test/Orders: would reach internet-facing load balancer Test/Public at its public addresses, through the NAT gateway, where its security group cannot tell the caller apart; give it a private path first with AddPrivateDNSName",
+			want: "passthrough: Test/Api: GrantConnect caller Test/Orders: would reach internet-facing load balancer Test/Public at its public addresses, through the NAT gateway, where its security group cannot tell the caller apart; give it a private path first with AddPrivateDNSName, or accept the NAT path with AllowCallersThroughNAT",
 		},
 		{
 			name: "a service granted to itself through an internet-facing load balancer",
@@ -223,7 +223,7 @@ func TestGrantConnectRefusesWhatCannotWork(t *testing.T) {
 				api := passthrough.NewFargateService(f.stack, jsii.String("Api"), &passthrough.FargateServiceProps{ServiceProps: p})
 				api.GrantConnect(api, "SELF")
 			},
-			want: "passthrough: Test/Api: GrantConnect caller Test/Api: would reach internet-facing load balancer Test/Public at its public addresses, through the NAT gateway, where its security group cannot tell the caller apart; give it a private path first with AddPrivateDNSName",
+			want: "passthrough: Test/Api: GrantConnect caller Test/Api: would reach internet-facing load balancer Test/Public at its public addresses, through the NAT gateway, where its security group cannot tell the caller apart; give it a private path first with AddPrivateDNSName, or accept the NAT path with AllowCallersThroughNAT",
 		},
 		{
 			name: "imported load balancer without a DNS name",

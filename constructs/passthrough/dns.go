@@ -4,20 +4,16 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
-	"github.com/aws/aws-cdk-go/awscdk/v2/customresources"
 	"github.com/aws/jsii-runtime-go"
 )
 
 // PrivateDNSTTL is the time to live of the record that AddPrivateDNSName
 // writes with the private addresses of an internet-facing load balancer. A
-// Network Load Balancer keeps one address per Availability Zone for its
-// whole life, so the record only changes when the load balancer is
-// replaced.
+// Network Load Balancer keeps one address per subnet for as long as the
+// subnet stays attached, so the record only changes when the load balancer
+// or its subnets change, and the lookup runs again then.
 const PrivateDNSTTL = 300
 
 // AddDNSName adds an alias record named recordName (relative to the zone, or
@@ -57,29 +53,29 @@ func (lb *LoadBalancer) AddDNSName(zone awsroute53.IHostedZone, recordName strin
 // PrivateIPv4Address is for internal ones only). The record is therefore an
 // A record with the addresses that a custom resource reads at deploy time
 // from the load balancer's network interfaces (EC2 DescribeNetworkInterfaces,
-// filtered on their description "ELB " + the load balancer's full name),
-// through the stack's AwsCustomResource Lambda function. The lookup runs
-// again whenever the load balancer is replaced.
+// filtered on their description "ELB " + the load balancer's full name), one
+// per subnet of the load balancer: a subnet without one fails the
+// deployment, so the record is never partial. The lookup runs again
+// whenever the load balancer or its subnets change. The other way for
+// callers, its own DNS name through the NAT gateways, is
+// AllowCallersThroughNAT.
 func (lb *LoadBalancer) AddPrivateDNSName(zone awsroute53.IPrivateHostedZone, recordName string) awsroute53.ARecord {
 	v := &validator{scope: lb}
 	lb.checkRecord(v, "AddPrivateDNSName", zone, recordName)
-	var interfaces int
 	switch {
 	case v.err != nil:
+	case lb.natPath != nil:
+		v.failf("AddPrivateDNSName", fmt.Sprintf("%q", recordName), "cannot be used on load balancer %s, whose callers take the NAT path (AllowCallersThroughNAT); callers take one path", *lb.Node().Path())
 	case lb.imported && lb.internetFacing:
 		v.failf("AddPrivateDNSName", fmt.Sprintf("%q", recordName), "cannot look up the private addresses of imported internet-facing load balancer %s; add the name in the app that owns it and pass it as LoadBalancerAttributes.PrivateDNSName", *lb.Node().Path())
 	case lb.imported && (!lb.dnsNameKnown || !lb.hostedZoneKnown):
 		v.failf("AddPrivateDNSName", fmt.Sprintf("%q", recordName), "needs the DNS name and canonical hosted zone of imported load balancer %s; set LoadBalancerAttributes.DNSName and CanonicalHostedZoneID", *lb.Node().Path())
-	case lb.internetFacing:
-		// One network interface per subnet. aws-cdk-lib has already refused
-		// a load balancer whose subnets are not known at synth time.
-		interfaces = len(*lb.Vpc.SelectSubnets(lb.subnets).Subnets)
 	}
 	v.check()
 
 	var record awsroute53.ARecord
 	if lb.internetFacing {
-		record = lb.addPrivateAddresses(zone, recordName, interfaces)
+		record = lb.addPrivateAddresses(zone, recordName)
 	} else {
 		record = lb.addAlias(zone, recordName)
 	}
@@ -171,94 +167,4 @@ func (lb *LoadBalancer) addAlias(zone awsroute53.IHostedZone, recordName string)
 		})
 	}
 	return record
-}
-
-// addPrivateAddresses looks up the private IPv4 addresses of the load
-// balancer's network interfaces, one per subnet, and writes them as an A
-// record.
-func (lb *LoadBalancer) addPrivateAddresses(zone awsroute53.IHostedZone, recordName string, interfaces int) awsroute53.ARecord {
-	fullName := lb.nlb.LoadBalancerFullName()
-	paths := make([]*string, interfaces)
-	for i := range paths {
-		paths[i] = jsii.String(fmt.Sprintf("NetworkInterfaces.%d.PrivateIpAddress", i))
-	}
-	call := &customresources.AwsSdkCall{
-		Service: jsii.String("EC2"),
-		Action:  jsii.String("describeNetworkInterfaces"),
-		Parameters: map[string]any{
-			"Filters": []any{map[string]any{
-				"Name":   "description",
-				"Values": []any{"ELB " + *fullName},
-			}},
-		},
-		// A new load balancer has a new full name: the lookup runs again.
-		PhysicalResourceId: customresources.PhysicalResourceId_Of(fullName),
-		OutputPaths:        &paths,
-	}
-	// DescribeNetworkInterfaces supports no resource-level permissions and
-	// no condition keys of its own; the Region is all it can be narrowed by.
-	read := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("ec2:DescribeNetworkInterfaces"),
-		Resources: jsii.Strings("*"),
-		Conditions: &map[string]any{
-			"StringEquals": map[string]any{"aws:RequestedRegion": *awscdk.Aws_REGION()},
-		},
-	})
-	lookup := customresources.NewAwsCustomResource(lb, recordID("PrivateAddresses", zone, recordName), &customresources.AwsCustomResourceProps{
-		OnCreate:            call,
-		OnUpdate:            call,
-		Policy:              customresources.AwsCustomResourcePolicy_FromStatements(&[]awsiam.PolicyStatement{read}),
-		InstallLatestAwsSdk: jsii.Bool(false),
-		LogGroup:            lookupLogGroup(awscdk.Stack_Of(lb)),
-	})
-	suppressLookupFindings(lookup)
-	addresses := make([]*string, interfaces)
-	for i, p := range paths {
-		addresses[i] = lookup.GetResponseField(p)
-	}
-	return awsroute53.NewARecord(lb, recordID("PrivateAddresses", zone, recordName+" record"), &awsroute53.ARecordProps{
-		Zone:       zone,
-		RecordName: jsii.String(recordName),
-		Target:     awsroute53.RecordTarget_FromIpAddresses(addresses...),
-		Ttl:        seconds(PrivateDNSTTL),
-	})
-}
-
-// lookupLogGroupID is the ID, under the stack, of the log group of the
-// stack's AwsCustomResource function. The function is a singleton per stack
-// and takes its log group from the first AwsCustomResource that creates it,
-// so the log group is one per stack too.
-const lookupLogGroupID = "PassthroughAwsCustomResourceLogs"
-
-func lookupLogGroup(stack awscdk.Stack) awslogs.ILogGroup {
-	if existing, ok := stack.Node().TryFindChild(jsii.String(lookupLogGroupID)).(awslogs.ILogGroup); ok {
-		return existing
-	}
-	return awslogs.NewLogGroup(stack, jsii.String(lookupLogGroupID), &awslogs.LogGroupProps{
-		Retention:     defaultLogRetention,
-		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
-	})
-}
-
-// suppressLookupFindings records why the custom resource's Lambda function
-// role and policy raise cdk-nag findings, on those resources only.
-func suppressLookupFindings(lookup customresources.AwsCustomResource) {
-	// The stack's one AwsCustomResource function, named after its UUID.
-	id := "AWS" + strings.ReplaceAll(*customresources.AwsCustomResource_PROVIDER_FUNCTION_UUID(), "-", "")
-	if fn := awscdk.Stack_Of(lookup).Node().TryFindChild(jsii.String(id)); fn != nil {
-		if role := fn.Node().TryFindChild(jsii.String("ServiceRole")); role != nil && !hasNagSuppression(role, "AwsSolutions-IAM4") {
-			suppressNag(role, nagSuppression{
-				id:        "AwsSolutions-IAM4",
-				reason:    "AWSLambdaBasicExecutionRole lets aws-cdk-lib's AwsCustomResource function write its own logs, and nothing else; its API permissions are in a separate policy per call",
-				appliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"},
-			})
-		}
-	}
-	if policy := lookup.Node().TryFindChild(jsii.String("CustomResourcePolicy")); policy != nil {
-		suppressNag(policy, nagSuppression{
-			id:        "AwsSolutions-IAM5",
-			reason:    "ec2:DescribeNetworkInterfaces supports no resource-level permissions, so it can only be granted on *; the statement is limited to this one read-only action in the stack's Region",
-			appliesTo: []string{"Resource::*"},
-		})
-	}
 }
