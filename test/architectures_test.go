@@ -146,17 +146,17 @@ func TestArchitecturesOpenExactlyTheirPaths(t *testing.T) {
 				"OrdersLoadBalancerSecurityGroup <- BillingClusterInstanceSecurityGroup tcp 443-443",
 				"OrdersLoadBalancerSecurityGroup" + pathMTU,
 				"BillingLoadBalancerSecurityGroup" + pathMTU,
-				"OrdersClusterInstanceSecurityGroup <- OrdersLoadBalancerSecurityGroup tcp 32768-60999",
+				"OrdersClusterInstanceSecurityGroup <- OrdersLoadBalancerSecurityGroup tcp 30000-32767",
 				"BillingLoadBalancerSecurityGroup <- OrdersClusterInstanceSecurityGroup tcp 443-443",
-				"BillingClusterInstanceSecurityGroup <- BillingLoadBalancerSecurityGroup tcp 32768-60999",
+				"BillingClusterInstanceSecurityGroup <- BillingLoadBalancerSecurityGroup tcp 30000-32767",
 			},
 			egress: []string{
 				"OrdersLoadBalancerSecurityGroup -> " + noEgress,
-				"OrdersLoadBalancerSecurityGroup -> OrdersClusterInstanceSecurityGroup tcp 32768-60999",
+				"OrdersLoadBalancerSecurityGroup -> OrdersClusterInstanceSecurityGroup tcp 30000-32767",
 				"OrdersClusterInstanceSecurityGroup -> 0.0.0.0/0 tcp 443-443",
 				"OrdersClusterInstanceSecurityGroup -> BillingLoadBalancerSecurityGroup tcp 443-443",
 				"BillingLoadBalancerSecurityGroup -> " + noEgress,
-				"BillingLoadBalancerSecurityGroup -> BillingClusterInstanceSecurityGroup tcp 32768-60999",
+				"BillingLoadBalancerSecurityGroup -> BillingClusterInstanceSecurityGroup tcp 30000-32767",
 				"BillingClusterInstanceSecurityGroup -> 0.0.0.0/0 tcp 443-443",
 				"BillingClusterInstanceSecurityGroup -> OrdersLoadBalancerSecurityGroup tcp 443-443",
 			},
@@ -263,7 +263,7 @@ func followPath(t *testing.T, tpl *cdktest.Template, callerGroup, loadBalancer s
 	tg := tpl.Resources(typeTargetGroup)[targetGroup]
 	from, to := tg["Port"], tg["Port"]
 	if tg["TargetType"] == "instance" {
-		from, to = 32768.0, 60999.0
+		from, to = 30000.0, 32767.0
 	}
 	targets := targetGroupOf(t, tpl, targetGroup)
 	for _, want := range []struct{ dir, rule string }{

@@ -24,7 +24,7 @@ const (
 // The load balancer never terminates TLS: TCP listeners only, and no
 // certificate or TLS policy anywhere in the template.
 func TestExamplesPassTLSThrough(t *testing.T) {
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		listeners := tpl.Resources(typeListener)
 		if len(listeners) == 0 {
 			t.Fatal("no listener")
@@ -49,7 +49,7 @@ func TestExamplesPassTLSThrough(t *testing.T) {
 // constants, so that changing a default fails here as well as in the
 // snapshot.
 func TestExamplesTargetGroupPerService(t *testing.T) {
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		services := tpl.Resources(typeService)
 		groups := tpl.Resources(typeTargetGroup)
 		listeners := tpl.Resources(typeListener)
@@ -93,7 +93,7 @@ func TestExamplesTargetGroupPerService(t *testing.T) {
 // Fargate tasks are ip targets on their container port; EC2 tasks use bridge
 // networking with dynamic host ports and are instance targets.
 func TestExamplesLaunchTypeNetworking(t *testing.T) {
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		for id, td := range tpl.Resources(typeTaskDef) {
 			mode := td["NetworkMode"]
 			for _, c := range td["ContainerDefinitions"].([]any) {
@@ -121,7 +121,7 @@ func TestExamplesLaunchTypeNetworking(t *testing.T) {
 
 // Deployments roll back by themselves and never lower capacity.
 func TestExamplesDeploymentSafety(t *testing.T) {
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		tpl.CountWith(typeService, map[string]any{
 			"HealthCheckGracePeriodSeconds": 60,
 			"DeploymentConfiguration": map[string]any{
@@ -178,7 +178,7 @@ func TestExamplesDeploymentSafety(t *testing.T) {
 // other ingress is HTTPS into the VPC endpoints' group from the stack's own
 // groups; and the DNS name is a stack output.
 func TestExamplesSecurityGroupsAdmitOnlyTheListenerPath(t *testing.T) {
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		nlbGroups := map[string]bool{}
 		for id, lb := range tpl.Resources(typeLoadBalancer) {
 			sgs, _ := lb["SecurityGroups"].([]any)

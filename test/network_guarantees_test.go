@@ -37,7 +37,7 @@ func isPathMTUDiscovery(rule map[string]any) bool {
 // reaches any group, and the reachability analysis still finds no TCP or UDP
 // port open beyond the listeners' paths.
 func TestExamplesAdmitPathMTUDiscoveryAndNoOtherICMP(t *testing.T) {
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		resources := tpl.JSON()["Resources"].(map[string]any)
 		want := map[string]int{}
 		for id, lb := range tpl.Resources(typeLoadBalancer) {
@@ -101,7 +101,7 @@ func TestExamplesAdmitPathMTUDiscoveryAndNoOtherICMP(t *testing.T) {
 // warn, and cdk-nag's EC23 would no longer be suppressed.
 func TestExamplesExposeNoAdministrationPort(t *testing.T) {
 	administration := []float64{22, 3389, 5432, 3306, 6379, 9200, 27017}
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		internetFacing := map[string]bool{}
 		for id, lb := range tpl.Resources(typeLoadBalancer) {
 			internetFacing[id] = lb["Scheme"] != "internal"
@@ -131,7 +131,7 @@ func TestExamplesExposeNoAdministrationPort(t *testing.T) {
 // PrivateLink traffic with its security group; every other states Elastic
 // Load Balancing's default, on.
 func TestExamplesEnforceSecurityGroupsOnPrivateLinkUnlessFronted(t *testing.T) {
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		fronted := map[string]bool{}
 		for _, es := range tpl.Resources(typeEndpointSvc) {
 			for _, arn := range es["NetworkLoadBalancerArns"].([]any) {
@@ -155,7 +155,7 @@ func TestExamplesEnforceSecurityGroupsOnPrivateLinkUnlessFronted(t *testing.T) {
 // Balancers only (see nlbAlias in constructs/passthrough/dns.go).
 func TestExamplesAliasNetworkLoadBalancersByTheirOwnDNSName(t *testing.T) {
 	aliases := 0
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		for id, r := range tpl.Resources(typeRecordSet) {
 			alias, ok := r["AliasTarget"].(map[string]any)
 			if !ok {
@@ -193,7 +193,7 @@ func mustJSON(v any) string {
 // a partial record (tested on the handler in constructs/passthrough).
 func TestExamplesLookUpOnePrivateAddressPerSubnet(t *testing.T) {
 	lookups := 0
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		for id, lookup := range tpl.Resources("Custom::PassthroughPrivateAddresses") {
 			lookups++
 			name, _ := lookup["LoadBalancerFullName"].(map[string]any)["Fn::GetAtt"].([]any)

@@ -11,7 +11,7 @@ import (
 // read the way CloudFormation allows them to be written, open each listener's
 // path to its service and nothing else.
 func TestExamplesReachability(t *testing.T) {
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		report, err := reach.Analyze(tpl.JSON())
 		if err != nil {
 			t.Fatal(err)

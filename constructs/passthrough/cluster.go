@@ -15,14 +15,46 @@ import (
 
 // Dynamic host ports. In bridge network mode with host port 0 the ECS agent
 // picks each task's host port from ECS_DYNAMIC_HOST_PORT_RANGE, which
-// defaults to the kernel's ip_local_port_range: 32768-60999 on the
-// ECS-optimized Amazon Linux 2023 AMI. The cluster writes this range into the
-// agent's configuration explicitly, so the security group rules that
-// EC2 services open for it cannot drift from the ports the agent hands out.
+// defaults to the kernel's ephemeral range, net.ipv4.ip_local_port_range
+// (32768-60999 on the ECS-optimized Amazon Linux 2023 AMI; the agent's
+// README gives that default). The cluster writes its own range into the
+// agent's configuration explicitly, so that the security group rules EC2
+// services open for it cannot drift from the ports the agent hands out.
+//
+// The range lies below the ephemeral range, not in it. The agent takes a
+// port that it can listen on at that moment and Docker binds it later
+// (amazon-ecs-agent's utils package: isPortAvailable opens and closes a
+// listener, then the port goes into the container's port bindings); in the
+// ephemeral range, the kernel may meanwhile
+// hand the same port to an outbound connection of the instance, and the
+// task fails to start (bottlerocket-os/bottlerocket#4836 reports the
+// intermittent failure and this remedy). 2,768 ports are far more than the
+// tasks an instance can hold, and the security group admits the load
+// balancer on about a tenth of the ports it would otherwise.
 const (
-	DynamicPortLow  = 32768
-	DynamicPortHigh = 60999
+	DynamicPortLow  = 30000
+	DynamicPortHigh = 32767
 )
+
+// PortRange is an inclusive range of TCP ports.
+type PortRange struct {
+	// Low is the first port of the range.
+	Low float64
+	// High is the last port of the range.
+	High float64
+}
+
+// validate reports a range that is not 1 <= Low <= High <= 65535.
+func (r *PortRange) validate(v *validator, prop string) {
+	if r == nil {
+		return
+	}
+	v.intRange(prop+".Low", &r.Low, 1, 65535)
+	v.intRange(prop+".High", &r.High, 1, 65535)
+	if r.Low > r.High {
+		v.failf(prop, fmt.Sprintf("%s-%s", formatNumber(r.Low), formatNumber(r.High)), "starts above its end")
+	}
+}
 
 // Default size of the EC2 capacity's Auto Scaling group (see EC2CapacityProps).
 const defaultMinInstances, defaultMaxInstances = 2, 6
@@ -33,10 +65,23 @@ type EC2CapacityProps struct {
 	// InstanceType of the container instances.
 	// Default: t3.medium.
 	InstanceType awsec2.InstanceType
-	// MachineImage of the container instances. It must run the ECS agent.
+	// MachineImage of the container instances. It must run the ECS agent,
+	// and takes HostPortRange with it.
 	// Default: the ECS-optimized Amazon Linux 2023 AMI for the instance type's
 	// architecture.
 	MachineImage awsec2.IMachineImage
+	// HostPortRange is the range the ECS agent hands out dynamic host ports
+	// from, which the instances' security group opens to the load balancer.
+	// The cluster writes it to /etc/ecs/ecs.config as
+	// ECS_DYNAMIC_HOST_PORT_RANGE, which the ECS-optimized Amazon Linux AMIs
+	// read. It is required with MachineImage: an image whose agent takes its
+	// configuration elsewhere (Bottlerocket reads its settings from TOML user
+	// data and has no setting for it yet, bottlerocket-os/bottlerocket#4836)
+	// must be configured with this range by its owner; the library cannot
+	// check that it is.
+	// Default: DynamicPortLow-DynamicPortHigh (30000-32767), below the
+	// kernel's ephemeral range (see DynamicPortLow).
+	HostPortRange *PortRange
 	// MinCapacity is the smallest number of instances. Two keeps one instance
 	// in each of two Availability Zones, so the default two tasks of a service
 	// never share a zone.
@@ -81,6 +126,15 @@ type ClusterProps struct {
 	// services add their ingress rules there.
 	// Default: a new cluster.
 	Cluster awsecs.ICluster
+	// HostPortRange of an existing cluster: the range its container
+	// instances' ECS agent hands out dynamic host ports from
+	// (ECS_DYNAMIC_HOST_PORT_RANGE in /etc/ecs/ecs.config, or the kernel's
+	// ip_local_port_range when unset: 32768-60999 on Amazon Linux). EC2
+	// services open exactly this range to the load balancer, so they require
+	// it: a range that differs from the agent's leaves tasks unreachable, or
+	// opens ports no task uses. Only with Cluster.
+	// Default: none; EC2 services on an existing cluster are refused.
+	HostPortRange *PortRange
 	// CapacityProviderName of an existing cluster's EC2 capacity provider, used
 	// by EC2 services in their capacity provider strategy. Only with Cluster.
 	// Default: EC2 services on an existing cluster use the EC2 launch type.
@@ -135,6 +189,9 @@ type Cluster struct {
 
 	capacityProviderName *string
 	hasEC2               bool
+	// hostPorts is the range EC2 services open to the load balancer; nil
+	// for an existing cluster that was given none.
+	hostPorts *PortRange
 }
 
 // NewCluster creates the VPC (unless given), the ECS cluster and, with
@@ -159,7 +216,10 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 		}
 	} else if props.CapacityProviderName != nil {
 		v.fail("CapacityProviderName", *props.CapacityProviderName, "is only for an existing Cluster; a new cluster creates its own capacity provider from EC2")
+	} else if props.HostPortRange != nil {
+		v.fail("HostPortRange", "", "is only for an existing Cluster; new EC2 capacity takes EC2.HostPortRange")
 	}
+	props.HostPortRange.validate(v, "HostPortRange")
 	if props.Vpc != nil && (props.NatGateways != nil || props.VpcEndpoints != nil || props.DualStack != nil) {
 		v.fail("NatGateways", "", "VpcEndpoints and DualStack shape a new VPC; they cannot be set together with Vpc")
 	}
@@ -175,6 +235,10 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 		if lo, hi := float64OrDefault(e.MinCapacity, defaultMinInstances), float64OrDefault(e.MaxCapacity, defaultMaxInstances); lo > hi && !isToken(lo) && !isToken(hi) {
 			v.failf("EC2.MaxCapacity", formatNumber(hi), "is below EC2.MinCapacity %s", formatNumber(lo))
 		}
+		if e.MachineImage != nil && e.HostPortRange == nil {
+			v.fail("EC2.HostPortRange", "", "is required with EC2.MachineImage: the cluster writes the range to /etc/ecs/ecs.config, which only the ECS-optimized Amazon Linux AMIs are known to read; state the range the image's ECS agent hands out (ECS_DYNAMIC_HOST_PORT_RANGE), so that the security group opens exactly it")
+		}
+		e.HostPortRange.validate(v, "EC2.HostPortRange")
 	}
 	v.check()
 
@@ -183,6 +247,7 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 		c.Vpc = props.Cluster.Vpc()
 		c.capacityProviderName = props.CapacityProviderName
 		c.hasEC2 = true // an existing cluster may have instances; EC2 services check its security groups
+		c.hostPorts = props.HostPortRange
 		return c
 	}
 
@@ -227,6 +292,10 @@ func (c *Cluster) instanceSecurityGroup(v *validator) awsec2.ISecurityGroup {
 		v.failf("Cluster", *c.Node().Path(), "is an existing cluster with %d instance security groups; import it with exactly one (awsecs.ClusterAttributes.SecurityGroups) so that EC2 services can admit the load balancer on the dynamic port range", len(groups))
 		return nil
 	}
+	if c.hostPorts == nil {
+		v.failf("Cluster", *c.Node().Path(), "is an existing cluster whose dynamic host port range is not known; set ClusterProps.HostPortRange to the range its instances' ECS agent hands out (ECS_DYNAMIC_HOST_PORT_RANGE, or the kernel's ip_local_port_range when unset: 32768-60999 on Amazon Linux), so that EC2 services open exactly it")
+		return nil
+	}
 	return groups[0]
 }
 
@@ -243,6 +312,12 @@ func newVpc(scope constructs.Construct, natGateways float64, dualStack bool) aws
 		IpProtocol:  protocol,
 		MaxAzs:      jsii.Number(2),
 		NatGateways: jsii.Number(natGateways),
+		// Emptied by a custom resource, whatever the app's feature flags
+		// (aws-cdk-lib's default follows @aws-cdk/aws-ec2:restrictDefaultSecurityGroup,
+		// unset in a new app's cdk.json): nothing should use the default
+		// group, and an open one lets everything in it reach everything else
+		// in it (Security Hub EC2.2).
+		RestrictDefaultSecurityGroup: jsii.Bool(true),
 		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
 			// Nothing in the public subnets needs an address of its own: the
 			// load balancer and the NAT gateway bring theirs.
@@ -389,7 +464,11 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 	// Registers the instances with the cluster (ECS_CLUSTER in the agent's
 	// configuration) and adds their security group to cluster.Connections().
 	cluster.AddAsgCapacityProvider(cp, nil)
-	userData.AddCommands(jsii.String(fmt.Sprintf("echo ECS_DYNAMIC_HOST_PORT_RANGE=%d-%d >> /etc/ecs/ecs.config", DynamicPortLow, DynamicPortHigh)))
+	hostPorts := props.HostPortRange
+	if hostPorts == nil {
+		hostPorts = &PortRange{Low: DynamicPortLow, High: DynamicPortHigh}
+	}
+	userData.AddCommands(jsii.String(fmt.Sprintf("echo ECS_DYNAMIC_HOST_PORT_RANGE=%s-%s >> /etc/ecs/ecs.config", formatNumber(hostPorts.Low), formatNumber(hostPorts.High))))
 	// The ECS agent's own permissions, written by aws-cdk-lib: scoped to the
 	// cluster where ECS allows it.
 	if policy := role.Node().TryFindChild(jsii.String("DefaultPolicy")); policy != nil {
@@ -406,6 +485,7 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 	c.InstanceSecurityGroup = sg
 	c.capacityProviderName = cp.CapacityProviderName()
 	c.hasEC2 = true
+	c.hostPorts = hostPorts
 }
 
 func float64OrDefault(p *float64, d float64) float64 {

@@ -28,8 +28,10 @@ type EC2ServiceProps struct {
 // NewEC2Service creates an EC2 service in bridge network mode with host port
 // 0: each task gets a dynamic host port, and the instance is registered as an
 // instance target on that port. The instances' security group admits the
-// load balancer on the whole dynamic port range, because the port of a task
-// is only known when it starts.
+// load balancer on the cluster's whole dynamic host port range
+// (EC2CapacityProps.HostPortRange, or ClusterProps.HostPortRange for an
+// existing cluster), because the port of a task is only known when it
+// starts.
 func NewEC2Service(scope constructs.Construct, id *string, props *EC2ServiceProps) *Service {
 	s := newService(scope, id)
 	if props == nil {
@@ -83,7 +85,8 @@ func NewEC2Service(scope constructs.Construct, id *string, props *EC2ServiceProp
 		PlacementStrategies:        &placement,
 		CapacityProviderStrategies: strategies,
 	})
+	hostPorts := r.Cluster.hostPorts
 	s.attach(svc, r, elbv2.TargetType_INSTANCE, instances,
-		awsec2.Port_TcpRange(jsii.Number(DynamicPortLow), jsii.Number(DynamicPortHigh)))
+		awsec2.Port_TcpRange(jsii.Number(hostPorts.Low), jsii.Number(hostPorts.High)))
 	return s
 }

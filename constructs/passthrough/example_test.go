@@ -65,7 +65,7 @@ func ExampleNewEC2Service() {
 	})
 
 	fmt.Println(svc.TaskDefinition.NetworkMode(), *svc.ListenerPort, passthrough.DynamicPortLow, passthrough.DynamicPortHigh)
-	// Output: BRIDGE 8443 32768 60999
+	// Output: BRIDGE 8443 30000 32767
 }
 
 // One internal load balancer for several services, each on its own listener

@@ -92,6 +92,7 @@ func TestBringYourOwnVpcClusterAndLoadBalancer(t *testing.T) {
 	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), &passthrough.ClusterProps{
 		Cluster:              existing,
 		CapacityProviderName: jsii.String("shared-asg"),
+		HostPortRange:        &passthrough.PortRange{Low: 49153, High: 65535},
 	})
 	lb := passthrough.NewLoadBalancer(stack, jsii.String("LB"), &passthrough.LoadBalancerProps{Vpc: vpc})
 	passthrough.NewEC2Service(stack, jsii.String("Api"), &passthrough.EC2ServiceProps{ServiceProps: passthrough.ServiceProps{
@@ -105,11 +106,12 @@ func TestBringYourOwnVpcClusterAndLoadBalancer(t *testing.T) {
 		"Cluster":                  "shared",
 		"CapacityProviderStrategy": []any{map[string]any{"CapacityProvider": "shared-asg", "Weight": 1}},
 	})
+	// The existing instances' range, as stated: the library cannot know it.
 	tpl.Has(typeIngress, map[string]any{
 		"GroupId":               getAtt(logicalID(t, stack, instances), "GroupId"),
 		"SourceSecurityGroupId": getAtt(logicalID(t, stack, lb.SecurityGroup), "GroupId"),
-		"FromPort":              passthrough.DynamicPortLow,
-		"ToPort":                passthrough.DynamicPortHigh,
+		"FromPort":              49153,
+		"ToPort":                65535,
 	})
 }
 
@@ -141,12 +143,13 @@ func TestEC2CapacityDefaults(t *testing.T) {
 	tpl.Has("AWS::ECS::Cluster", map[string]any{
 		"ClusterSettings": []any{map[string]any{"Name": "containerInsights", "Value": "enabled"}},
 	})
-	// The agent hands out host ports from the range the security group opens.
+	// The agent hands out host ports from the range the security group
+	// opens, below the kernel's ephemeral range (32768-60999).
 	userData := strings.Builder{}
 	for _, props := range tpl.Resources("AWS::EC2::LaunchTemplate") {
 		userData.WriteString(jsonString(props))
 	}
-	if !strings.Contains(userData.String(), "ECS_DYNAMIC_HOST_PORT_RANGE=32768-60999") {
+	if !strings.Contains(userData.String(), "ECS_DYNAMIC_HOST_PORT_RANGE=30000-32767") {
 		t.Errorf("launch template user data does not pin ECS_DYNAMIC_HOST_PORT_RANGE: %s", userData.String())
 	}
 }

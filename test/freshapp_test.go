@@ -1,0 +1,199 @@
+package test
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
+	"github.com/passthrough-cdk/passthrough/internal/cdktest"
+)
+
+// The guarantees must not depend on the repository's cdk.json: a user who
+// pastes the README's usage into a new app, whose cdk.json sets none of
+// aws-cdk-lib's feature flags, gets the same. These tests build that app
+// from the README itself, with no context at all, and run the examples'
+// guarantee checks on it (forEachGuarantee).
+
+var (
+	freshOnce      sync.Once
+	freshTemplates []example
+)
+
+// readmeUsage returns the Go program of the README's "Usage" section: its
+// first code block.
+func readmeUsage(t testing.TB) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(cdktest.RepoRoot(), "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	section := string(raw)
+	if i := strings.Index(section, "\n## Usage\n"); i >= 0 {
+		section = section[i:]
+	} else {
+		t.Fatal("README.md has no Usage section")
+	}
+	m := regexp.MustCompile("(?s)```go\n(.*?)```").FindStringSubmatch(section)
+	if m == nil || !strings.Contains(m[1], "package main") {
+		t.Fatal("the README's Usage section has no Go program")
+	}
+	return m[1]
+}
+
+// synthesizeReadmeUsage builds the README's program as a module of its own
+// that requires this repository, runs it with no CDK context (no
+// CDK_CONTEXT_JSON: no feature flag is set), and returns its templates.
+func synthesizeReadmeUsage(t testing.TB) []example {
+	t.Helper()
+	root := cdktest.RepoRoot()
+	dir := t.TempDir()
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	goMod := strings.Replace(string(mod), "module github.com/passthrough-cdk/passthrough", "module readmeapp", 1)
+	goMod = strings.Replace(goMod, "ignore ./node_modules\n", "", 1)
+	goMod += "\nrequire github.com/passthrough-cdk/passthrough v0.0.0\n\nreplace github.com/passthrough-cdk/passthrough => " + root + "\n"
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, content := range map[string]string{"go.mod": goMod, "go.sum": string(sum), "main.go": readmeUsage(t)} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	build := exec.Command("go", "build", "-o", "app", ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build the README's usage: %v\n%s", err, out)
+	}
+	out := filepath.Join(dir, "cdk.out")
+	run := exec.Command(filepath.Join(dir, "app"))
+	run.Dir = dir
+	run.Env = append(withoutCDKEnv(os.Environ()), "CDK_OUTDIR="+out)
+	if msg, err := run.CombinedOutput(); err != nil {
+		t.Fatalf("run the README's usage: %v\n%s", err, msg)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*.template.json"))
+	if len(files) == 0 {
+		t.Fatal("the README's usage synthesized no template")
+	}
+	var templates []example
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var tpl map[string]any
+		if err := json.Unmarshal(raw, &tpl); err != nil {
+			t.Fatal(err)
+		}
+		name := "README/" + strings.TrimSuffix(filepath.Base(f), ".template.json")
+		templates = append(templates, example{name: name, template: tpl})
+	}
+	return templates
+}
+
+// withoutCDKEnv drops the CDK_* variables a CDK CLI run would set, so that
+// the app sees no context.
+func withoutCDKEnv(env []string) []string {
+	var out []string
+	for _, kv := range env {
+		if !strings.HasPrefix(kv, "CDK_") {
+			out = append(out, kv)
+		}
+	}
+	return out
+}
+
+// readmeEC2Stack is the README's EC2 variant, in a stack of an app with no
+// context.
+func readmeEC2Stack(t testing.TB) awscdk.Stack {
+	t.Helper()
+	stack := awscdk.NewStack(cdktest.NewApp(t, nil), jsii.String("PaymentsEC2"), nil)
+	image := awsecs.ContainerImage_FromRegistry(jsii.String("registry.example.com/payments-api:1.4.2"), nil)
+	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), &passthrough.ClusterProps{
+		EC2: &passthrough.EC2CapacityProps{},
+	})
+	lb := passthrough.NewLoadBalancer(stack, jsii.String("LB"), &passthrough.LoadBalancerProps{Vpc: cluster.Vpc})
+	passthrough.NewEC2Service(stack, jsii.String("Api"), &passthrough.EC2ServiceProps{
+		ServiceProps: passthrough.ServiceProps{Cluster: cluster, LoadBalancer: lb, Image: image},
+	})
+	return stack
+}
+
+// readmeTemplates synthesizes the README's usage, Fargate and EC2, without
+// feature flags, once for the package.
+func readmeTemplates(t *testing.T) []example {
+	t.Helper()
+	freshOnce.Do(func() {
+		freshTemplates = synthesizeReadmeUsage(t)
+		stack := readmeEC2Stack(t)
+		freshTemplates = append(freshTemplates, example{name: "README/" + *stack.StackName(), template: cdktest.TemplateOf(t, stack).JSON()})
+	})
+	if len(freshTemplates) == 0 {
+		t.Fatal("the README's usage synthesized nothing")
+	}
+	return freshTemplates
+}
+
+// forEachGuarantee runs check on every example and on the README's usage
+// synthesized without feature flags.
+func forEachGuarantee(t *testing.T, check func(t *testing.T, tpl *cdktest.Template)) {
+	forEachExample(t, check)
+	for _, ex := range readmeTemplates(t) {
+		t.Run(ex.name, func(t *testing.T) {
+			check(t, cdktest.TemplateFromJSON(t, ex.template))
+		})
+	}
+}
+
+// Every VPC the constructs create has its default security group emptied
+// (Security Hub EC2.2), set in the construct rather than left to
+// aws-cdk-lib's @aws-cdk/aws-ec2:restrictDefaultSecurityGroup flag.
+func TestExamplesRestrictTheDefaultSecurityGroup(t *testing.T) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
+		restricted := map[string]bool{}
+		for _, r := range tpl.Resources("Custom::VpcRestrictDefaultSG") {
+			restricted[getAttOf(t, r["DefaultSecurityGroupId"])] = true
+		}
+		for id := range tpl.Resources("AWS::EC2::VPC") {
+			if !restricted[id] {
+				t.Errorf("VPC %s keeps its default security group's rules", id)
+			}
+		}
+	})
+}
+
+// The README's usage, in an app without feature flags, passes cdk-nag's
+// AwsSolutions pack like the examples do.
+func TestReadmeUsageWithoutFeatureFlagsPassesCdkNag(t *testing.T) {
+	for _, f := range nagFindings(t, readmeEC2Stack(t)) {
+		t.Error(f)
+	}
+	stack := awscdk.NewStack(cdktest.NewApp(t, nil), jsii.String("Payments"), nil)
+	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), nil)
+	lb := passthrough.NewLoadBalancer(stack, jsii.String("LB"), &passthrough.LoadBalancerProps{Vpc: cluster.Vpc})
+	passthrough.NewFargateService(stack, jsii.String("Api"), &passthrough.FargateServiceProps{
+		ServiceProps: passthrough.ServiceProps{
+			Cluster:      cluster,
+			LoadBalancer: lb,
+			Image:        awsecs.ContainerImage_FromRegistry(jsii.String("registry.example.com/payments-api:1.4.2"), nil),
+		},
+	})
+	for _, f := range nagFindings(t, stack) {
+		t.Error(f)
+	}
+}
