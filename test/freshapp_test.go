@@ -15,6 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
+	"github.com/passthrough-cdk/passthrough/examples/stacks"
 	"github.com/passthrough-cdk/passthrough/internal/cdktest"
 )
 
@@ -22,7 +23,8 @@ import (
 // pastes the README's usage into a new app, whose cdk.json sets none of
 // aws-cdk-lib's feature flags, gets the same. These tests build that app
 // from the README itself, with no context at all, and run the examples'
-// guarantee checks on it (forEachGuarantee).
+// guarantee checks on it (forEachGuarantee), and on the example stacks in
+// an app without context too.
 
 var (
 	freshOnce      sync.Once
@@ -142,6 +144,16 @@ func readmeTemplates(t *testing.T) []example {
 		freshTemplates = synthesizeReadmeUsage(t)
 		stack := readmeEC2Stack(t)
 		freshTemplates = append(freshTemplates, example{name: "README/" + *stack.StackName(), template: cdktest.TemplateOf(t, stack).JSON()})
+		// The example stacks too, in an app without the repository's
+		// cdk.json context.
+		app := cdktest.NewApp(t, nil)
+		all := stacks.All(app)
+		assembly := app.Synth(nil)
+		for _, stack := range all {
+			name := *stack.StackName()
+			tpl, _ := assembly.GetStackByName(jsii.String(name)).Template().(map[string]any)
+			freshTemplates = append(freshTemplates, example{name: "NoFlags/" + name, template: tpl})
+		}
 	})
 	if len(freshTemplates) == 0 {
 		t.Fatal("the README's usage synthesized nothing")
@@ -177,9 +189,16 @@ func TestExamplesRestrictTheDefaultSecurityGroup(t *testing.T) {
 	})
 }
 
-// The README's usage, in an app without feature flags, passes cdk-nag's
-// AwsSolutions pack like the examples do.
-func TestReadmeUsageWithoutFeatureFlagsPassesCdkNag(t *testing.T) {
+// The README's usage and the examples, in apps without feature flags, pass
+// cdk-nag's AwsSolutions pack as the examples do with them.
+func TestWithoutFeatureFlagsCdkNagFindsNothing(t *testing.T) {
+	for _, stack := range stacks.All(cdktest.NewApp(t, nil)) {
+		t.Run(*stack.StackName(), func(t *testing.T) {
+			for _, f := range nagFindings(t, stack) {
+				t.Error(f)
+			}
+		})
+	}
 	for _, f := range nagFindings(t, readmeEC2Stack(t)) {
 		t.Error(f)
 	}
