@@ -136,9 +136,9 @@ func recordID(kind string, zone awsroute53.IHostedZone, recordName string) *stri
 // Load Balancers only: the console prepends it to their DNS names, and
 // users aliasing one from another account are told to prepend it
 // themselves. Nothing in AWS's documentation gives a Network Load Balancer
-// a "dualstack." name; an NLB whose IP address type is dualstack serves
-// IPv6 clients under its own DNS name (Elastic Load Balancing guide, "IP
-// address type"), and aws/aws-cdk#16987 reports that the prefixed name of
+// a "dualstack." name, and the Network Load Balancer guide's description of
+// the dualstack IP address type (clients connect over IPv4 and IPv6) names
+// no second DNS name; aws/aws-cdk#16987 reports that the prefixed name of
 // an IPv4 NLB does not resolve. The analysis in aws/aws-cdk#34641
 // (unmerged) reaches the same rule: NLBs take their plain DNS name
 // whatever their IP address type. A dual-stack load balancer gets an A and
