@@ -85,6 +85,10 @@ type ClusterProps struct {
 	Cluster awsecs.ICluster
 	// CapacityProviderName of an existing cluster's EC2 capacity provider, used
 	// by EC2 services in their capacity provider strategy. Only with Cluster.
+	// The provider must be associated with the cluster before a service that
+	// uses it is created, and stay associated until the service is deleted:
+	// for a cluster imported from outside the app, Passthrough cannot order
+	// that.
 	// Default: EC2 services on an existing cluster use the EC2 launch type.
 	CapacityProviderName *string
 	// EC2 adds an Auto Scaling group of container instances, with a capacity
