@@ -558,7 +558,7 @@ func TestPrivateLinkConsumerReachesTheProviderThroughItsEndpoint(t *testing.T) {
 	ctx[stacks.EndpointServiceNameContextKey] = name
 	app := cdktest.NewApp(t, ctx)
 	stacks.All(app)
-	withContext := cdktest.TemplateFromJSON(t, app.Synth(nil).GetStackByName(jsii.String(stacks.PrivateLinkConsumerStack)).Template().(map[string]any))
+	withContext := cdktest.TemplateFromJSON(t, cdktest.Synth(t, app).GetStackByName(jsii.String(stacks.PrivateLinkConsumerStack)).Template().(map[string]any))
 	withContext.Has(typeVPCEndpoint, map[string]any{"ServiceName": name})
 }
 

@@ -155,7 +155,7 @@ func TestTopicInAnotherStackAdmitsWithoutACycle(t *testing.T) {
 	passthrough.NewFargateService(svcs, jsii.String("Api"), &passthrough.FargateServiceProps{ServiceProps: passthrough.ServiceProps{
 		Cluster: cluster, LoadBalancer: lb, Image: awsecsImage(), Alarms: &passthrough.AlarmProps{Topic: topic},
 	}})
-	assembly := app.Synth(nil)
+	assembly := cdktest.Synth(t, app)
 	if refs := crossStackRefs(t, assembly.GetStackByName(jsii.String("Ops")).Template()); len(refs) != 0 {
 		t.Errorf("the topic's stack references %v", refs)
 	}

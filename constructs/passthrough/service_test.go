@@ -252,7 +252,7 @@ func TestCapacityProviderOrderingAcrossStacksHasNoCycle(t *testing.T) {
 	passthrough.NewFargateService(svcs, jsii.String("OnSpot"), &passthrough.FargateServiceProps{Spot: jsii.Bool(true), ServiceProps: passthrough.ServiceProps{
 		Cluster: cluster, LoadBalancer: lb, Image: awsecsImage(), ListenerPort: jsii.Number(8443),
 	}})
-	assembly := app.Synth(nil)
+	assembly := cdktest.Synth(t, app)
 	var networkDeps, serviceDeps []string
 	for _, d := range *assembly.GetStackByName(jsii.String("Network")).Dependencies() {
 		networkDeps = append(networkDeps, *d.Id())
