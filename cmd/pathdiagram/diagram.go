@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/passthrough-cdk/passthrough/internal/cfn"
 	"github.com/passthrough-cdk/passthrough/internal/reach"
 )
 
@@ -92,7 +93,7 @@ func document(stack string, template []byte) (string, error) {
 		for _, rule := range other {
 			var users []string
 			for _, id := range rule.Serves {
-				users = append(users, "VPC endpoint "+reach.ShortName(id))
+				users = append(users, "VPC endpoint "+cfn.ShortName(id))
 			}
 			serves := strings.Join(users, ", ")
 			if rule.Unexplained != "" {
@@ -100,9 +101,9 @@ func document(stack string, template []byte) (string, error) {
 			}
 			peer := rule.Peer.String()
 			if rule.Peer.Kind == reach.PeerGroup {
-				peer = "sg " + reach.ShortName(rule.Peer.ID)
+				peer = "sg " + cfn.ShortName(rule.Peer.ID)
 			}
-			fmt.Fprintf(&b, "| %s | %s from %s | %s |\n", reach.ShortName(rule.Group), rule.Traffic(), peer, serves)
+			fmt.Fprintf(&b, "| %s | %s from %s | %s |\n", cfn.ShortName(rule.Group), rule.Traffic(), peer, serves)
 		}
 	}
 	if problems := r.Problems(); len(problems) > 0 {
@@ -224,7 +225,7 @@ func mermaid(r *reach.Report) string {
 			byPeer[peer] = append(byPeer[peer], ruleLabel(rule, p))
 		}
 		if p.PrivateLink != "" {
-			byPeer[privateLinkClients] = append(byPeer[privateLinkClients], "endpoint service "+reach.ShortName(p.PrivateLink)+": NLB sg not enforced")
+			byPeer[privateLinkClients] = append(byPeer[privateLinkClients], "endpoint service "+cfn.ShortName(p.PrivateLink)+": NLB sg not enforced")
 		}
 		for _, peer := range slices.Sorted(maps.Keys(byPeer)) {
 			edge(clients[peer], listener, byPeer[peer], nil)
@@ -283,12 +284,12 @@ func loadBalancerLabel(lb *reach.LoadBalancer) string {
 	}
 	var groups []string
 	for _, g := range lb.SecurityGroups {
-		groups = append(groups, "sg "+reach.ShortName(g))
+		groups = append(groups, "sg "+cfn.ShortName(g))
 	}
 	if len(groups) == 0 {
 		groups = []string{"no security group"}
 	}
-	return fmt.Sprintf("%s %s (%s, %s)", lbKind(lb), reach.ShortName(lb.ID), scheme, strings.Join(groups, ", "))
+	return fmt.Sprintf("%s %s (%s, %s)", lbKind(lb), cfn.ShortName(lb.ID), scheme, strings.Join(groups, ", "))
 }
 
 func listenerLabel(l *reach.Listener, lb *reach.LoadBalancer) string {
@@ -308,9 +309,9 @@ func lbKind(lb *reach.LoadBalancer) string {
 }
 
 func targetGroupLabel(tg *reach.TargetGroup) string {
-	name := strings.TrimSuffix(reach.ShortName(tg.ID), "TargetGroup")
+	name := strings.TrimSuffix(cfn.ShortName(tg.ID), "TargetGroup")
 	if name == "" {
-		name = reach.ShortName(tg.ID)
+		name = cfn.ShortName(tg.ID)
 	}
 	return fmt.Sprintf("target group %s (%s, %s %d)", name, tg.TargetType, tg.Protocol, tg.Port)
 }
@@ -337,7 +338,7 @@ func peerLabel(peer reach.Peer, p *reach.Path) string {
 		if p.LoadBalancer != nil && slices.Contains(p.LoadBalancer.SecurityGroups, peer.ID) {
 			return "NLB sg"
 		}
-		return "sg " + reach.ShortName(peer.ID)
+		return "sg " + cfn.ShortName(peer.ID)
 	}
 	return peer.String()
 }
@@ -354,7 +355,7 @@ func ruleLabel(rule *reach.Rule, p *reach.Path) string {
 	if rule.Implicit {
 		implicit = " (EC2 default egress)"
 	}
-	return fmt.Sprintf("sg %s: %s %s %s%s", reach.ShortName(rule.Group), ports, word, peerLabel(rule.Peer, p), implicit)
+	return fmt.Sprintf("sg %s: %s %s %s%s", cfn.ShortName(rule.Group), ports, word, peerLabel(rule.Peer, p), implicit)
 }
 
 // nodeID makes a Mermaid node ID from a kind and a logical ID or expression.
