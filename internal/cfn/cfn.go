@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -380,4 +381,15 @@ func ShortName(logicalID string) string {
 		return m[1]
 	}
 	return logicalID
+}
+
+// StackName is the stack a template file belongs to, as `cdk synth` and the
+// golden files name them: "test/testdata/PassthroughPublicServicesEC2.template.json"
+// is "PassthroughPublicServicesEC2". Another file loses its extension.
+func StackName(path string) string {
+	base := filepath.Base(path)
+	if s, ok := strings.CutSuffix(base, ".template.json"); ok {
+		return s
+	}
+	return strings.TrimSuffix(base, filepath.Ext(base))
 }

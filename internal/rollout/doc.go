@@ -60,7 +60,7 @@
 // to become healthy ... another 90 (3*30) seconds"). The Amazon ECS guide
 // also says that a newly registered target needs only one passed check; if
 // that holds, the checks term is one interval and both sides of a comparison
-// get faster, the baseline more (cmd/rollout prints that case as well).
+// get faster, the baseline more (the report prints that case as well).
 //
 // The stop term is StopTimeout, the most ECS waits after SIGTERM before it
 // kills the container, not how long a given server really takes: the model
