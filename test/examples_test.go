@@ -1,5 +1,5 @@
 // Package test holds the snapshot tests of every example stack: golden
-// templates under testdata/, regenerated with `go test ./test/... -update`,
+// templates under testdata/, regenerated with `go test ./... -update`,
 // and beside them targeted assertions for every guarantee a snapshot update
 // could otherwise quietly drop.
 package test

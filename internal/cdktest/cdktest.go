@@ -21,6 +21,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
+	_ "github.com/passthrough-cdk/passthrough/internal/golden" // accepts the -update of `go test ./... -update`
 )
 
 // RepoRoot is the repository's root directory.

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"slices"
 	"testing"
+
+	_ "github.com/passthrough-cdk/passthrough/internal/golden" // accepts the -update of `go test ./... -update`
 )
 
 func TestShortNameStripsTheCDKHash(t *testing.T) {
@@ -88,6 +90,17 @@ func TestNewRejectsWhatIsNotATemplate(t *testing.T) {
 	} {
 		if _, err := New(tpl); err == nil {
 			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+func TestStackName(t *testing.T) {
+	for in, want := range map[string]string{
+		"test/testdata/PassthroughPublicServicesEC2.template.json": "PassthroughPublicServicesEC2",
+		"cdk.out/Stack.json": "Stack",
+	} {
+		if got := StackName(in); got != want {
+			t.Errorf("StackName(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

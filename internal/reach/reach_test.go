@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/passthrough-cdk/passthrough/internal/cfn"
+	_ "github.com/passthrough-cdk/passthrough/internal/golden" // accepts the -update of `go test ./... -update`
 )
 
 // Logical IDs of the hand-written templates in testdata/.

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/passthrough-cdk/passthrough/internal/cfn"
+	_ "github.com/passthrough-cdk/passthrough/internal/golden" // accepts the -update of `go test ./... -update`
 )
 
 const (

@@ -1,13 +1,15 @@
-package main
+// Package diagram draws the traffic paths that package reach finds in a
+// synthesized CloudFormation template as a Markdown page with a Mermaid
+// flowchart: the clients a load balancer admits, its listeners, their target
+// groups and the ECS services behind them, with the security group rules
+// that open each hop written on the edges. cmd/pathdiagram prints it for
+// any template; docs/diagrams holds it for every example stack, so that a
+// change to who can reach what shows up in review as a change to a picture.
+package diagram
 
 import (
-	"cmp"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
@@ -15,39 +17,12 @@ import (
 	"github.com/passthrough-cdk/passthrough/internal/reach"
 )
 
-// stackName is the stack a template file belongs to:
-// "test/testdata/PassthroughPublicServicesEC2.template.json" is
-// "PassthroughPublicServicesEC2".
-func stackName(path string) string {
-	base := filepath.Base(path)
-	if s, ok := strings.CutSuffix(base, ".template.json"); ok {
-		return s
-	}
-	return strings.TrimSuffix(base, filepath.Ext(base))
-}
-
-// documentFile reads a template and returns its Markdown document.
-func documentFile(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	doc, err := document(stackName(path), data)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	return doc, nil
-}
-
-// document is the Markdown page of one stack: a heading, the template's
+// Document is the Markdown page of one stack: a heading, the template's
 // description, the Mermaid flowchart, a table of the paths, the ingress
 // rules that serve no listener (those of interface VPC endpoints, or
-// unexplained ones), and the problems the analysis finds, if any.
-func document(stack string, template []byte) (string, error) {
-	var tpl map[string]any
-	if err := json.Unmarshal(template, &tpl); err != nil {
-		return "", fmt.Errorf("decode template: %w", err)
-	}
+// unexplained ones), and the problems the analysis finds, if any. The same
+// template always gives the same text.
+func Document(stack string, tpl map[string]any) (string, error) {
 	r, err := reach.Analyze(tpl)
 	if err != nil {
 		return "", err
@@ -57,7 +32,7 @@ func document(stack string, template []byte) (string, error) {
 	if desc, ok := tpl["Description"].(string); ok && desc != "" {
 		fmt.Fprintf(&b, "%s\n\n", desc)
 	}
-	fmt.Fprintf(&b, "Generated from the stack's synthesized template by `%s`. Do not edit by hand.\n\n", regenerate)
+	b.WriteString("Generated from the stack's synthesized template by `go test ./... -update`. Do not edit by hand.\n\n")
 	b.WriteString("```mermaid\n")
 	b.WriteString(mermaid(r))
 	b.WriteString("```\n")
@@ -376,81 +351,4 @@ func nodeID(kind, id string) string {
 // quote inside one but its entity code.
 func quote(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, "#quot;") + `"`
-}
-
-// write writes the document of each template to dir/<Stack>.md.
-func write(dir string, templates []string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, path := range templates {
-		doc, err := documentFile(path)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, stackName(path)+".md"), []byte(doc), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// check compares dir/<Stack>.md with the document of each template, and
-// reports Markdown files in dir that belong to none of them. It returns one
-// message per difference, naming the first line that differs.
-func check(dir string, templates []string) ([]string, error) {
-	if len(templates) == 0 {
-		return nil, errors.New("no template to check")
-	}
-	var diffs []string
-	want := map[string]bool{}
-	for _, path := range templates {
-		doc, err := documentFile(path)
-		if err != nil {
-			return nil, err
-		}
-		file := filepath.Join(dir, stackName(path)+".md")
-		want[filepath.Base(file)] = true
-		got, err := os.ReadFile(file)
-		if errors.Is(err, os.ErrNotExist) {
-			diffs = append(diffs, fmt.Sprintf("%s is missing (template %s)", file, path))
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if string(got) != doc {
-			diffs = append(diffs, fmt.Sprintf("%s is out of date with %s: %s", file, path, firstDifference(string(got), doc)))
-		}
-	}
-	existing, err := filepath.Glob(filepath.Join(dir, "*.md"))
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range existing {
-		if !want[filepath.Base(f)] {
-			diffs = append(diffs, fmt.Sprintf("%s belongs to no template; delete it", f))
-		}
-	}
-	slices.SortFunc(diffs, cmp.Compare)
-	return diffs, nil
-}
-
-// firstDifference describes the first line where committed and generated
-// text differ.
-func firstDifference(committed, generated string) string {
-	c, g := strings.Split(committed, "\n"), strings.Split(generated, "\n")
-	for i := range max(len(c), len(g)) {
-		var cl, gl string
-		if i < len(c) {
-			cl = c[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if cl != gl {
-			return fmt.Sprintf("line %d is %q, the template gives %q", i+1, cl, gl)
-		}
-	}
-	return "they differ"
 }
