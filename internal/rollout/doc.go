@@ -8,6 +8,9 @@
 // rollout faster, but a Network Load Balancer keeps sending new connections
 // to a deregistered target for a while, so a delay shorter than that window
 // lets ECS stop a task that still receives connections, and they are reset.
+// [Markdown] writes that number for every service of a set of templates,
+// beside aws-cdk-lib's NLB pattern: docs/rollout.md for the example stacks,
+// and cmd/rollout for any template.
 //
 // # The model
 //

@@ -12,7 +12,7 @@ import (
 
 // row is one service of one template, modelled.
 type row struct {
-	template string // file name without .template.json
+	template string // the stack
 	service  Service
 	cmp      Comparison
 }
