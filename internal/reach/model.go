@@ -179,6 +179,7 @@ func (a *analysis) subnetAddrs(subnets []any, vpc any) addrs {
 	return s
 }
 
+// readLoadBalancers reads load balancers, their listeners and target groups.
 func (a *analysis) readLoadBalancers() {
 	for _, r := range a.t.OfType(cfn.TypeLoadBalancer) {
 		lb := &LoadBalancer{ID: r.ID, Type: "application", InternetFacing: true}
@@ -227,15 +228,8 @@ func (a *analysis) readLoadBalancers() {
 			tg.HealthCheckPort = cfn.Render(v)
 		}
 		tg.PreserveClientIP = tg.TargetType == "instance" || strings.HasPrefix(tg.Protocol, "UDP") || tg.Protocol == "TCP_UDP"
-		if tg.Protocol == "TCP" || tg.Protocol == "TLS" {
-			for _, attr := range cfn.List(r.Props["TargetGroupAttributes"]) {
-				attr := cfn.Object(attr)
-				if attr["Key"] == "preserve_client_ip.enabled" {
-					if v, ok := cfn.Literal(attr["Value"]); ok {
-						tg.PreserveClientIP = v == "true"
-					}
-				}
-			}
+		if v, ok := cfn.Literal(cfn.Attributes(r)["preserve_client_ip.enabled"]); ok && (tg.Protocol == "TCP" || tg.Protocol == "TLS") {
+			tg.PreserveClientIP = v == "true"
 		}
 		tg.StaticTargets = len(cfn.List(r.Props["Targets"])) > 0
 		a.tgs[r.ID] = tg

@@ -156,6 +156,14 @@ func TestAnalysis(t *testing.T) {
 			set("ApiFromLb", "CidrIp", `"10.0.0.0/23"`),
 		}, problems: []string{"load balancer NlbB9F3A217 has no security group"}},
 
+		{name: "TargetsPreservingClientIPMayAdmitClientsInsteadOfTheLoadBalancer", base: "fargate.json", open: true, edits: []edit{
+			set("NlbB9F3A217", "SecurityGroups", "null"),
+			remove(lbGroup, "LbToApi"),
+			set("ApiFromLb", "SourceSecurityGroupId", "null"),
+			set("ApiFromLb", "CidrIp", `"203.0.113.0/24"`),
+			set("ApiTargetGroup54BFE075", "TargetGroupAttributes", `[{"Key": "preserve_client_ip.enabled", "Value": "true"}]`),
+		}, problems: []string{"load balancer NlbB9F3A217 has no security group"}},
+
 		// Closed paths.
 		{name: "MissingTargetIngressClosesPath", base: "fargate.json", edits: []edit{remove("ApiFromLb")}, problems: []string{
 			"targets: " + apiTasks + " admits no tcp from the load balancer's security group " + lbGroup + ", needs tcp 8443 (traffic)",
