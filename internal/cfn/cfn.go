@@ -164,9 +164,9 @@ func (t *Template) ListenerTargetGroups(listener *Resource) []string {
 // Attachment is one entry of an AWS::ECS::Service's LoadBalancers that
 // registers the service's tasks in a target group.
 type Attachment struct {
-	// TargetGroupArn is the property as written.
-	TargetGroupArn any
-	Container      string
+	// TargetGroup is the TargetGroupArn property as written.
+	TargetGroup any
+	Container   string
 	// Port is the ContainerPort, 0 when it is not a literal number.
 	Port int
 }
@@ -181,7 +181,7 @@ func ServiceAttachments(service *Resource) []Attachment {
 		if lb["TargetGroupArn"] == nil {
 			continue
 		}
-		a := Attachment{TargetGroupArn: lb["TargetGroupArn"]}
+		a := Attachment{TargetGroup: lb["TargetGroupArn"]}
 		a.Container, _ = Literal(lb["ContainerName"])
 		a.Port, _ = Integer(lb["ContainerPort"])
 		out = append(out, a)

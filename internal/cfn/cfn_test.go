@@ -77,7 +77,7 @@ func TestListenerToTargetGroupToService(t *testing.T) {
 		t.Errorf("listener forwards to %v, want [A B]", got)
 	}
 	got := ServiceAttachments(tpl.Resource("Service", TypeService))
-	if len(got) != 1 || tpl.Key(got[0].TargetGroupArn) != "A" || got[0].Container != "app" || got[0].Port != 8443 {
+	if len(got) != 1 || tpl.Key(got[0].TargetGroup) != "A" || got[0].Container != "app" || got[0].Port != 8443 {
 		t.Errorf("service attachments %+v, want app:8443 in A", got)
 	}
 }

@@ -74,7 +74,7 @@ func (a *analysis) readServices() {
 		a.r.Services = append(a.r.Services, s)
 
 		for _, att := range cfn.ServiceAttachments(r) {
-			reg := &registration{svc: s, targetGroup: a.t.Key(att.TargetGroupArn), container: att.Container, port: att.Port, failures: slices.Clone(wiring)}
+			reg := &registration{svc: s, targetGroup: a.t.Key(att.TargetGroup), container: att.Container, port: att.Port, failures: slices.Clone(wiring)}
 			ports, failure := a.targetPorts(s, td, reg.container, reg.port)
 			reg.targetPorts = ports
 			if failure != "" {

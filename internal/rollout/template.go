@@ -185,7 +185,7 @@ func readService(t *cfn.Template, svc *cfn.Resource, targets []string) (Service,
 	if len(attachments) == 0 {
 		return Service{}, errors.New("LoadBalancers: none; the model needs the service's target group")
 	}
-	tg, err := referenced(t, attachments[0].TargetGroupArn, cfn.TypeTargetGroup, "LoadBalancers[0].TargetGroupArn")
+	tg, err := referenced(t, attachments[0].TargetGroup, cfn.TypeTargetGroup, "LoadBalancers[0].TargetGroupArn")
 	if err != nil {
 		return Service{}, err
 	}
