@@ -132,6 +132,9 @@ func TestAddPrivateDNSNameLooksUpAnInternetFacingLoadBalancersAddresses(t *testi
 		"ServiceToken":         getAtt(fn, "Arn"),
 		"LoadBalancerFullName": getAtt(nlb, "LoadBalancerFullName"),
 		"Subnets":              subnets,
+		// Less than CloudFormation's default of an hour, should the
+		// handler never answer.
+		"ServiceTimeout": "240",
 	}
 	if got := tpl.Resources(typeLookup)[lookup]; jsonString(got) != jsonString(want) {
 		t.Errorf("lookup properties\ngot:  %s\nwant: %s", jsonString(got), jsonString(want))

@@ -51,6 +51,9 @@ func (lb *LoadBalancer) addPrivateAddresses(zone awsroute53.IHostedZone, recordN
 	lookup := awscdk.NewCustomResource(lb, recordID("PrivateAddressLookup", zone, recordName), &awscdk.CustomResourceProps{
 		ServiceToken: privateAddressLookup(awscdk.Stack_Of(lb)).FunctionArn(),
 		ResourceType: jsii.String("Custom::PassthroughPrivateAddresses"),
+		// A handler that never answers would hold the stack for an hour,
+		// CloudFormation's default; the function itself stops earlier.
+		ServiceTimeout: seconds(privateAddressLookupTimeout + 60),
 		Properties: &map[string]any{
 			"LoadBalancerFullName": lb.nlb.LoadBalancerFullName(),
 			"Subnets":              subnets,

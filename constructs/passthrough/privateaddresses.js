@@ -63,9 +63,12 @@ async function run(event, describe, wait) {
   }));
 }
 
-exports.run = run;
-exports.handler = (event) => {
+// The SDK is loaded on first use, inside run's error handling: whatever
+// fails, CloudFormation gets an answer rather than waiting for a timeout.
+async function describeWithSDK(input) {
   const { EC2Client, DescribeNetworkInterfacesCommand } = require('@aws-sdk/client-ec2');
-  const ec2 = new EC2Client({});
-  return run(event, (input) => ec2.send(new DescribeNetworkInterfacesCommand(input)), { attempts: 12, delayMs: 10000 });
-};
+  return new EC2Client({}).send(new DescribeNetworkInterfacesCommand(input));
+}
+
+exports.run = run;
+exports.handler = (event) => run(event, describeWithSDK, { attempts: 12, delayMs: 10000 });

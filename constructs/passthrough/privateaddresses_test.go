@@ -23,6 +23,7 @@ const sc = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
 const calls = [];
 const describe = async (input) => {
   calls.push(input);
+  if (sc.error) throw new Error(sc.error);
   return sc.responses[Math.min(calls.length - 1, sc.responses.length - 1)];
 };
 run(sc.event, describe, { attempts: sc.attempts, delayMs: 1 }).then(
@@ -41,6 +42,13 @@ type lookupResponse struct {
 // CloudFormation event, against a response endpoint on loopback, and
 // returns what it sent and the DescribeNetworkInterfaces calls it made.
 func runLookup(t *testing.T, requestType string, responses []any, attempts int) (lookupResponse, []any) {
+	t.Helper()
+	return runLookupWith(t, requestType, responses, attempts, "")
+}
+
+// runLookupWith is runLookup with a DescribeNetworkInterfaces that fails
+// with apiError, when it is not empty.
+func runLookupWith(t *testing.T, requestType string, responses []any, attempts int, apiError string) (lookupResponse, []any) {
 	t.Helper()
 	node, err := exec.LookPath("node")
 	if err != nil {
@@ -70,6 +78,7 @@ func runLookup(t *testing.T, requestType string, responses []any, attempts int) 
 	scenario, _ := json.Marshal(map[string]any{
 		"attempts":  attempts,
 		"responses": responses,
+		"error":     apiError,
 		"event": map[string]any{
 			"RequestType":        requestType,
 			"ResponseURL":        srv.URL + "/cfn-response?signature=x",
@@ -154,6 +163,15 @@ func TestPrivateAddressLookupFailsWhenASubnetHasNoInterface(t *testing.T) {
 	}
 	if len(calls) != 3 || len(got.Data) != 0 {
 		t.Errorf("%d calls, data %v; want 3 calls and no data", len(calls), got.Data)
+	}
+}
+
+// An API error (throttling, a missing permission) is reported to
+// CloudFormation as the failure's reason, not left to a timeout.
+func TestPrivateAddressLookupReportsAnAPIError(t *testing.T) {
+	got, _ := runLookupWith(t, "Create", nil, 3, "UnauthorizedOperation: You are not authorized to perform this operation.")
+	if got.Status != "FAILED" || got.Reason != "UnauthorizedOperation: You are not authorized to perform this operation." {
+		t.Errorf("status %s, reason %q", got.Status, got.Reason)
 	}
 }
 
