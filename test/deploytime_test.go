@@ -277,7 +277,7 @@ func dtPublishers(t *testing.T, tpl *cdktest.Template) []dtPublisher {
 // aws:SourceArn, so that no other account's alarm or rule can publish.
 func TestExamplesAdmitEveryPublisherToItsTopic(t *testing.T) {
 	publishers := 0
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		for _, p := range dtPublishers(t, tpl) {
 			publishers++
 			topicPolicy, keyPolicy := dtTopicPolicy(t, tpl, p.topic)
@@ -326,7 +326,7 @@ func dtDependsOn(tpl *cdktest.Template, id string) []string {
 // association only once the service is gone.
 func TestExamplesServicesWaitForTheirCapacityProviders(t *testing.T) {
 	checked := 0
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		associations := tpl.Resources("AWS::ECS::ClusterCapacityProviderAssociations")
 		for id, svc := range tpl.Resources(typeService) {
 			strategy, _ := svc["CapacityProviderStrategy"].([]any)
@@ -478,7 +478,7 @@ func TestExamplesRequireTheCompleteCertificateSecretARN(t *testing.T) {
 // "*" are that action alone, and their Secrets Manager statements name only
 // the certificate secret.
 func TestExamplesExecutionRolesStayWithinTheirSuppression(t *testing.T) {
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		roles := map[string]bool{}
 		for _, td := range tpl.Resources(typeTaskDef) {
 			if role, ok := strings.CutPrefix(dtResolve(td["ExecutionRoleArn"]), "GETATT:"); ok {
@@ -533,7 +533,7 @@ func TestExampleAppSynthesizesWithoutNotices(t *testing.T) {
 // them, with missing data (no errors) not breaching, and notifies where its
 // other alarm does.
 func TestExamplesAlarmOnPortAllocationErrors(t *testing.T) {
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		alarms := tpl.Resources("AWS::CloudWatch::Alarm")
 		for lb := range tpl.Resources(typeLoadBalancer) {
 			var found, resets map[string]any
@@ -570,7 +570,7 @@ func TestExamplesAlarmOnPortAllocationErrors(t *testing.T) {
 // the server misread every connection.
 func TestExamplesProxyProtocolMatchesTheContainer(t *testing.T) {
 	on := 0
-	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
+	forEachGuarantee(t, func(t *testing.T, tpl *cdktest.Template) {
 		env := dtEnvironment(tpl)
 		groups := tpl.Resources(typeTargetGroup)
 		for sid, svc := range tpl.Resources(typeService) {
