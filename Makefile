@@ -2,7 +2,9 @@
 #
 #   make synth   synthesizes every example stack into cdk.out/
 #   make test    runs actionlint, gofmt, go vet and every test (and, with
-#                CI=true, a 30 s fuzzing round of the props validation)
+#                CI=true, a 30 s fuzzing round of the props validation),
+#                in the root module and in the example TLS server's own
+#                module, examples/tlsserver
 #
 # Both first install the tools pinned in package.json into node_modules/: the
 # AWS CDK CLI and a Node.js release that jsii supports (Node.js builds are
@@ -15,6 +17,11 @@ SHELL := /bin/bash
 export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 TOOLS := node_modules/.tools-installed
+
+# The example TLS server is a module of its own, so that its dependencies
+# are not requirements of the library's go.mod; ./... at the root does not
+# descend into it.
+TLSSERVER := examples/tlsserver
 
 .PHONY: synth test lint fuzz tools clean
 
@@ -31,6 +38,7 @@ test: lint $(TOOLS)
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
 	go test ./...
+	cd $(TLSSERVER) && go vet ./... && go test ./...
 	@if [ "$${CI:-}" = "true" ]; then $(MAKE) --no-print-directory fuzz FUZZTIME=30s; fi
 
 # Fuzzes the props validation: any panic other than a *ValidationError, or a
