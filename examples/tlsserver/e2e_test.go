@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	proxyproto "github.com/pires/go-proxyproto"
 )
 
 // TestPassthrough covers (a) and (b): through a byte-copying proxy the
@@ -104,8 +102,7 @@ func TestProxyProtocol(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := &proxyproto.Header{Version: 2, Command: proxyproto.LOCAL, TransportProtocol: proxyproto.UNSPEC}
-		if _, err := h.WriteTo(c); err != nil {
+		if err := writeProxyHeader(c, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		c.Close()

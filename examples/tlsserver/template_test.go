@@ -20,10 +20,6 @@ import (
 // read with encoding/json only, so this package needs no CDK.
 const synthesizedTemplate = "../../test/testdata/PassthroughPublicServicesFargate.template.json"
 
-// ecsDefaultStopTimeout is the time ECS gives a container between SIGTERM
-// and SIGKILL when its definition sets no StopTimeout.
-const ecsDefaultStopTimeout = 30 * time.Second
-
 // TestPassthroughAsSynthesized runs the passthrough checks of
 // TestPassthrough once per NLB listener of the synthesized stack, with what
 // the template says: the listener port, the target group's protocol and
@@ -117,7 +113,7 @@ func runListenerCase(t *testing.T, pki *testPKI, c *listenerCase) {
 		t.Fatalf("%s: target group proxy_protocol_v2.enabled=%t but the container's PROXY_PROTOCOL=%q: the server would misread every connection",
 			c, c.ProxyProtocolV2, getenv("PROXY_PROTOCOL"))
 	}
-	shutdown, err := parseSeconds(getenv, "SHUTDOWN_TIMEOUT_SECONDS", 30)
+	shutdown, err := parseSeconds(getenv, "SHUTDOWN_TIMEOUT_SECONDS", defaultShutdownTimeout)
 	if err != nil {
 		t.Fatalf("%s: %v", c, err)
 	}
