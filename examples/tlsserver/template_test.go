@@ -117,6 +117,11 @@ func runListenerCase(t *testing.T, pki *testPKI, c *listenerCase) {
 	if err != nil {
 		t.Fatalf("%s: %v", c, err)
 	}
+	// The server checks its budget against STOP_TIMEOUT_SECONDS, which must
+	// then be the container's real stop timeout.
+	if s := getenv("STOP_TIMEOUT_SECONDS"); s != "" && s != strconv.Itoa(int(c.StopTimeout.Seconds())) {
+		t.Errorf("%s: STOP_TIMEOUT_SECONDS=%s, but the container's stop timeout is %s", c, s, c.StopTimeout)
+	}
 	stopSrc := "StopTimeout in the template"
 	if !c.StopTimeoutSet {
 		stopSrc = "ECS default, no StopTimeout in the template"
@@ -480,6 +485,13 @@ func (tpl *cfnTemplate) resolveListener(id string) (*listenerCase, error) {
 	}
 	for _, e := range def.Environment {
 		var v string
+		if e.Name == "PROXY_TRUSTED_CIDRS" && json.Unmarshal(e.Value, &v) != nil {
+			// The VPC's range is a token in the template. Any range will
+			// do here: the NLB stand-in connects from 127.0.0.1, which the
+			// server always trusts (its own health check comes from there).
+			c.Env = append(c.Env, e.Name+"=192.0.2.0/24")
+			continue
+		}
 		if err := json.Unmarshal(e.Value, &v); err != nil {
 			return nil, fail("container %q environment %s is %s, not a literal string", c.ContainerName, e.Name, e.Value)
 		}

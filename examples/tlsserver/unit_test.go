@@ -51,6 +51,20 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"negative timeout", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "SHUTDOWN_TIMEOUT_SECONDS": "-1"}, "SHUTDOWN_TIMEOUT_SECONDS"},
 		{"zero timeout", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "SHUTDOWN_TIMEOUT_SECONDS": "0"}, "SHUTDOWN_TIMEOUT_SECONDS"},
 		{"zero interval", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "CERT_METRIC_INTERVAL_SECONDS": "0"}, "CERT_METRIC_INTERVAL_SECONDS"},
+		{"zero failure interval", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "CONNECTION_METRIC_INTERVAL_SECONDS": "0"}, "CONNECTION_METRIC_INTERVAL_SECONDS"},
+		{"deadline off", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "READ_TIMEOUT_SECONDS": "0"}, "READ_TIMEOUT_SECONDS must be greater than 0"},
+		{"bad deadline", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "WRITE_TIMEOUT_SECONDS": "5s"}, "WRITE_TIMEOUT_SECONDS"},
+		{"PROXY header deadline off", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "PROXY_HEADER_TIMEOUT_SECONDS": "0"}, "PROXY_HEADER_TIMEOUT_SECONDS"},
+		{"shutdown at ECS's default stop timeout", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "SHUTDOWN_TIMEOUT_SECONDS": "30"},
+			"SHUTDOWN_TIMEOUT_SECONDS=30 is not below the container's stop timeout of 30 s (ECS's default, STOP_TIMEOUT_SECONDS unset)"},
+		{"shutdown over the task's stop timeout", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "SHUTDOWN_TIMEOUT_SECONDS": "15", "STOP_TIMEOUT_SECONDS": "10"},
+			"SHUTDOWN_TIMEOUT_SECONDS=15 is not below the container's stop timeout of 10 s (STOP_TIMEOUT_SECONDS)"},
+		{"zero stop timeout", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "STOP_TIMEOUT_SECONDS": "0"}, "STOP_TIMEOUT_SECONDS"},
+		{"trusted ranges without PROXY protocol", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "PROXY_TRUSTED_CIDRS": "10.0.0.0/16"}, "PROXY_TRUSTED_CIDRS is set but PROXY_PROTOCOL is off"},
+		{"bad trusted range", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "PROXY_PROTOCOL": "v2", "PROXY_TRUSTED_CIDRS": "10.0.0.0/33"}, `PROXY_TRUSTED_CIDRS: "10.0.0.0/33"`},
+		{"empty trusted ranges", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "PROXY_PROTOCOL": "v2", "PROXY_TRUSTED_CIDRS": ", ,"}, "PROXY_TRUSTED_CIDRS lists no range"},
+		{"zero connections", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "MAX_CONNECTIONS": "0"}, "MAX_CONNECTIONS"},
+		{"bad memory", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "MEMORY_LIMIT_MIB": "512M"}, "MEMORY_LIMIT_MIB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
