@@ -142,6 +142,10 @@ func TestProxyConnHeaderTimeout(t *testing.T) {
 	c := &proxyConn{Conn: raw, timeout: 200 * time.Millisecond}
 	defer c.Close()
 
+	// Were the header read unbounded, this guard would end it (by closing
+	// the connection) and the checks below would fail.
+	guard := time.AfterFunc(3*time.Second, func() { raw.Close() })
+	defer guard.Stop()
 	start := time.Now()
 	if got := c.RemoteAddr().String(); got != peer.LocalAddr().String() {
 		t.Errorf("RemoteAddr after a failed header = %s, want the peer's own %s", got, peer.LocalAddr())
@@ -172,6 +176,8 @@ func TestProxyConnKeepsUserDeadline(t *testing.T) {
 	}
 	c := &proxyConn{Conn: raw, timeout: time.Minute}
 	defer c.Close()
+	guard := time.AfterFunc(3*time.Second, func() { raw.Close() })
+	defer guard.Stop()
 	if err := c.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
