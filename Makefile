@@ -5,6 +5,7 @@
 #                CI=true, a 30 s fuzzing round of the props validation),
 #                in the root module and in the example TLS server's own
 #                module, examples/tlsserver
+#   make attack  the example TLS server's full attack suite, with figures
 #
 # Both first install the tools pinned in package.json into node_modules/: the
 # AWS CDK CLI and a Node.js release that jsii supports (Node.js builds are
@@ -23,7 +24,7 @@ TOOLS := node_modules/.tools-installed
 # descend into it.
 TLSSERVER := examples/tlsserver
 
-.PHONY: synth test lint fuzz tools clean
+.PHONY: synth test lint fuzz attack tools clean
 
 # How long `make fuzz` explores the props validation; CI (CI=true) runs a
 # shorter round as part of `make test`.
@@ -47,6 +48,14 @@ test: lint $(TOOLS)
 # constructs/passthrough/testdata/fuzz/FuzzServiceProps to keep it.
 fuzz: $(TOOLS)
 	go test -run '^$$' -fuzz '^FuzzServiceProps$$' -fuzztime $(FUZZTIME) ./constructs/passthrough
+
+# Runs the example TLS server's full attack suite on loopback (about a
+# minute on two cores): thousands of idle connections, hundreds of stalled
+# requests, hostile client chains and garbage against the server binary,
+# with the figures examples/tlsserver/README.md records. make test runs a
+# small version of it.
+attack:
+	cd $(TLSSERVER) && TLSSERVER_ATTACK=full go test -count=1 -run '^(TestAttack|TestHandshakeCapacity)$$' -v -timeout 10m .
 
 # actionlint checks every workflow in .github/workflows (and, where
 # shellcheck is installed, their run: scripts). It runs at a pinned version

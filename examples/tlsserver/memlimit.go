@@ -20,14 +20,16 @@ const (
 	// connections, at perConnMemory each; the rest is for the server
 	// itself and for the collector's headroom.
 	connMemoryShare = 0.5
-	// perConnMemory is what one connection may cost, rounded up from the
-	// attack suite's figure for a connection holding a stalled request
-	// (TLS and HTTP buffers, goroutine stack), the costliest kind: about
-	// 40 KiB; README.md has the measurements.
+	// perConnMemory is what one connection may cost at worst: the attack
+	// suite measures about 7 KiB for a connection that sent nothing and
+	// about 21 KiB for one holding a stalled request (README.md), but a
+	// peer in the middle of a maxHeaderBytes header sent in full-size TLS
+	// records holds the record buffer, the header and the bufio buffers
+	// at once.
 	perConnMemory = 64 << 10
 	// fallbackMaxConns applies when no memory limit is known (a local run):
 	// what the formula gives for the constructs' default 512 MiB task.
-	fallbackMaxConns = 2560
+	fallbackMaxConns = 3276
 	minMaxConns      = 64
 	// fdReserve file descriptors stay free for everything that is not a
 	// client connection: the listener, logs, the metadata endpoint.

@@ -87,6 +87,9 @@ func TestPlanMemory(t *testing.T) {
 			want: memoryPlan{containerLimit: 6 * mib, limitSource: "MEMORY_LIMIT_MIB", goLimit: 5033164, setGoLimit: true, maxConns: minMaxConns, maxConnsSource: "memory limit"},
 		},
 	}
+	if tests[1].want.maxConns != fallbackMaxConns {
+		t.Errorf("fallbackMaxConns is %d, but a 512 MiB container gets %d", fallbackMaxConns, tests[1].want.maxConns)
+	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got := planMemory(&tt.cfg, envMap(tt.env), files(tt.files), tt.meta, tt.goLimit, tt.fdLimit)
