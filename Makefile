@@ -1,13 +1,14 @@
-# Passthrough's two commands:
+# Passthrough's commands:
 #
 #   make synth   synthesizes every example stack into cdk.out/
 #   make test    runs actionlint, gofmt, go vet and every test (and, with
 #                CI=true, a 30 s fuzzing round of the props validation),
 #                in the root module and in the example TLS server's own
 #                module, examples/tlsserver
-#   make attack  the example TLS server's full attack suite, with figures
+#   make attack  runs the example TLS server's full attack suite on loopback
+#                and prints its figures (Go only, no tools)
 #
-# Both first install the tools pinned in package.json into node_modules/: the
+# synth and test first install the tools pinned in package.json into node_modules/: the
 # AWS CDK CLI and a Node.js release that jsii supports (Node.js builds are
 # published as npm packages). The machine's own Node.js, which only has to
 # run npm, is left as it is, and so is the environment outside these

@@ -73,9 +73,9 @@ func healthOptionsFrom(cfg *config) healthOptions {
 // the handshake completes, proving the server holds the key. Under TLS 1.2
 // the server refuses with an alert instead (handshake_failure from Go,
 // bad_certificate from some other stacks); the probe then counts the server
-// as healthy if the certificate it already checked was valid. Issuing the
-// probe a client certificate of its own would mean shipping a second secret
-// to every task for no stronger result.
+// as healthy if the certificate it already checked was the configured one
+// and valid. Issuing the probe a client certificate of its own would mean
+// shipping a second secret to every task for no stronger result.
 func healthcheck(ctx context.Context, addr string, opts healthOptions, now func() time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
