@@ -8,11 +8,12 @@
 #   make attack  runs the example TLS server's full attack suite on loopback
 #                and prints its figures (Go only, no tools)
 #
-# synth and test first install the tools pinned in package.json into node_modules/: the
-# AWS CDK CLI and a Node.js release that jsii supports (Node.js builds are
-# published as npm packages). The machine's own Node.js, which only has to
-# run npm, is left as it is, and so is the environment outside these
-# commands. Go's own module download happens on first build.
+# synth and test first install the tools pinned in package.json into
+# node_modules/: the AWS CDK CLI and a Node.js release that jsii supports
+# (Node.js builds are published as npm packages). The machine's own
+# Node.js, which only has to run npm, is left as it is, and so is the
+# environment outside these commands. Go's own module download happens on
+# first build.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
