@@ -72,9 +72,10 @@ var defaultTimeouts = timeouts{
 	readHeader:  5 * time.Second,
 	read:        5 * time.Second,
 	write:       5 * time.Second,
-	// Below the NLB's fixed 350 s TCP idle timeout, so that the server, not
-	// the load balancer, ends an idle keep-alive connection (an NLB resets
-	// it without telling the client).
+	// Below the NLB's TCP idle timeout (350 s unless configured), so that
+	// the server, not the load balancer, ends an idle keep-alive
+	// connection: past the NLB's timeout the flow is gone, and the client
+	// learns it only from a reset when it sends its next request.
 	idle: 60 * time.Second,
 }
 
@@ -142,8 +143,8 @@ func loadConfig(getenv func(string) string) (*config, error) {
 		if *d.dst, err = parseSeconds(getenv, d.name, d.def); err != nil {
 			return nil, err
 		}
-		// Zero would turn a deadline off, which is what these exist to
-		// prevent.
+		// Zero would turn a deadline off, which is what the deadlines exist
+		// to prevent, or make a budget or an interval meaningless.
 		if *d.dst == 0 && !d.zero {
 			return nil, fmt.Errorf("%s must be greater than 0", d.name)
 		}
