@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -119,11 +120,23 @@ func TestTrustedProxySources(t *testing.T) {
 	clientCfg := &tls.Config{RootCAs: pki.pool, ServerName: "localhost"}
 	client := &net.TCPAddr{IP: net.IPv4(203, 0, 113, 7), Port: 50412}
 
+	// Linux routes all of 127.0.0.0/8 to the loopback interface; macOS,
+	// for one, has only 127.0.0.1 unless configured.
+	if ln, err := net.Listen("tcp", "127.0.0.2:0"); err != nil {
+		t.Skipf("127.0.0.2 is not a local address here: %v", err)
+	} else {
+		ln.Close()
+	}
+
 	// get connects from 127.0.0.2, sends a PROXY header naming client, and
 	// asks GET /.
-	get := func(addr string) (*response, error) {
+	get := func(t *testing.T, addr string) (*response, error) {
 		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}, Timeout: 2 * time.Second}
 		raw, err := d.Dial("tcp", addr)
+		var ne *net.OpError
+		if errors.As(err, &ne) && ne.Op == "dial" && !errors.Is(err, syscall.ECONNRESET) {
+			t.Fatalf("cannot connect from 127.0.0.2: %v", err)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -144,7 +157,7 @@ func TestTrustedProxySources(t *testing.T) {
 		t.Parallel()
 		env := append(base, "PROXY_TRUSTED_CIDRS=10.0.0.0/16,2600:1f18::/56")
 		srv := startServer(t, env...)
-		if got, err := get(srv.addr); err == nil {
+		if got, err := get(t, srv.addr); err == nil {
 			t.Errorf("served a peer outside PROXY_TRUSTED_CIDRS, as %s", got.RemoteAddr)
 		}
 		if n := waitReasonTotal(t, srv, reasonUntrustedSource, 1); n != 1 {
@@ -157,7 +170,7 @@ func TestTrustedProxySources(t *testing.T) {
 	t.Run("inside the ranges", func(t *testing.T) {
 		t.Parallel()
 		srv := startServer(t, append(base, "PROXY_TRUSTED_CIDRS=10.0.0.0/16, 127.0.0.2/32")...)
-		got, err := get(srv.addr)
+		got, err := get(t, srv.addr)
 		if err != nil {
 			t.Fatalf("a peer inside PROXY_TRUSTED_CIDRS: %v", err)
 		}
@@ -168,7 +181,7 @@ func TestTrustedProxySources(t *testing.T) {
 	t.Run("no ranges set", func(t *testing.T) {
 		t.Parallel()
 		srv := startServer(t, base...)
-		if _, err := get(srv.addr); err != nil {
+		if _, err := get(t, srv.addr); err != nil {
 			t.Errorf("without PROXY_TRUSTED_CIDRS any peer may send a header: %v", err)
 		}
 	})
