@@ -23,7 +23,9 @@ const (
 	fixture        = "../../internal/rollout/testdata/passthrough.template.json"
 	scalingFixture = "../../internal/rollout/testdata/scaling.template.json"
 	// regenerate is the command that writes doc, run from the repository root.
-	regenerate = "go run ./cmd/rollout -write docs/rollout.md test/testdata/*.template.json"
+	regenerate = "go run ./cmd/rollout -measurements docs/measurements.json -write docs/rollout.md test/testdata/*.template.json"
+	// measurements is what the deploy tests in test/integ measured.
+	measurements = "../../docs/measurements.json"
 )
 
 func goldenTemplates(t *testing.T) []string {
@@ -35,9 +37,10 @@ func goldenTemplates(t *testing.T) []string {
 	return files
 }
 
-// docs/rollout.md is what the command prints for the golden templates.
+// docs/rollout.md is what the command prints for the golden templates and
+// the measurements.
 func TestDocIsCurrent(t *testing.T) {
-	got, err := render(goldenTemplates(t), rollout.DefaultConstants())
+	got, err := document(goldenTemplates(t), rollout.DefaultConstants(), measurements)
 	if err != nil {
 		t.Fatal(err)
 	}
