@@ -13,8 +13,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -273,7 +275,9 @@ func probe(ctx context.Context, o probeOptions, now func() time.Time) probeSumma
 	start := now()
 	for {
 		begun := now()
-		s.add(probeOnce(ctx, o))
+		// An attempt under way when ctx ends is finished, not cut short:
+		// a cut-short attempt would count as a failed connection.
+		s.add(probeOnce(context.WithoutCancel(ctx), o))
 		if o.duration == 0 || now().Sub(start) >= o.duration {
 			break
 		}
@@ -303,7 +307,12 @@ func runProbe(p *probeFlags, getenv func(string) string, stdout, stderr io.Write
 		fmt.Fprintf(stderr, "probe: %v\n", err)
 		return 2
 	}
-	s := probe(context.Background(), o, time.Now)
+	// SIGTERM (ECS's StopTask) or Ctrl-C ends a -probe-for loop early and
+	// still logs what it saw: the deploy tests stop the in-VPC client loop
+	// once a rolling deployment has completed.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	s := probe(ctx, o, time.Now)
 	logProbe(stdout, o, s)
 	if s.failures > 0 {
 		return 1

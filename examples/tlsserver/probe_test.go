@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -299,5 +300,20 @@ func TestProbeLogLineFields(t *testing.T) {
 		"not_after", "ok", "server_name", "subject", "target", "tasks", "time", "tls_version", "want_sha256"}
 	if got := slices.Sorted(maps.Keys(ok)); !slices.Equal(got, want) {
 		t.Errorf("keys of a failed probe's line:\n got %v\nwant %v", got, want)
+	}
+}
+
+// A loop ends when its context does (SIGTERM from ECS's StopTask in
+// runProbe) and still reports the attempts it made.
+func TestProbeLoopEndsWithItsContext(t *testing.T) {
+	cert := newProbeCert(t, "localhost", x509.ExtKeyUsageServerAuth)
+	addr := startProbeTarget(t, cert, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	o := probeOptions{addr: addr, serverName: "localhost", want: []string{cert.fingerprint}, timeout: time.Second, duration: time.Hour, interval: 50 * time.Millisecond}
+	start := time.Now()
+	s := probe(ctx, o, time.Now)
+	if took := time.Since(start); took > 5*time.Second || s.attempts < 2 || s.failures != 0 {
+		t.Errorf("after %s: %d attempts, %d failures; want it to stop with the context, having passed a few", took, s.attempts, s.failures)
 	}
 }
