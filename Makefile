@@ -2,7 +2,8 @@
 #
 #   make synth   synthesizes every example stack into cdk.out/
 #   make test    runs actionlint, gofmt, go vet and every test (and, with
-#                CI=true, a 30 s fuzzing round of the props validation)
+#                CI=true, a 30 s fuzzing round of the props validation),
+#                and compiles and vets the deploy tests in test/integ
 #
 # Both first install the tools pinned in package.json into node_modules/: the
 # AWS CDK CLI and a Node.js release that jsii supports (Node.js builds are
@@ -16,7 +17,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 TOOLS := node_modules/.tools-installed
 
-.PHONY: synth test lint fuzz tools clean
+.PHONY: synth test lint fuzz tools clean integ-check
 
 # How long `make fuzz` explores the props validation; CI (CI=true) runs a
 # shorter round as part of `make test`.
@@ -31,7 +32,15 @@ test: lint $(TOOLS)
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
 	go test ./...
+	$(MAKE) --no-print-directory integ-check
 	@if [ "$${CI:-}" = "true" ]; then $(MAKE) --no-print-directory fuzz FUZZTIME=30s; fi
+
+# The deploy tests (test/integ, a module of its own so that the AWS SDK never
+# becomes a requirement of the library) need an AWS account to run; here
+# they are compiled and vetted with their build tag, and their parts that
+# need no AWS run as ordinary tests. Running them: docs/integ.md.
+integ-check:
+	cd test/integ && go vet -tags integ ./... && go test ./...
 
 # Fuzzes the props validation: any panic other than a *ValidationError, or a
 # synthesis error for props that passed validation, fails. New interesting

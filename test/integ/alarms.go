@@ -135,3 +135,18 @@ func Outstanding(checks []AlarmCheck, received []Notification) []string {
 	}
 	return missing
 }
+
+// Confirmation reads a SubscriptionConfirmation that SNS delivered to the
+// queue: a subscription SNS did not confirm by itself waits for
+// ConfirmSubscription with this token.
+func Confirmation(body string) (topic, token string, ok bool) {
+	var envelope struct {
+		Type     string
+		TopicArn string
+		Token    string
+	}
+	if json.Unmarshal([]byte(body), &envelope) != nil || envelope.Type != "SubscriptionConfirmation" || envelope.Token == "" {
+		return "", "", false
+	}
+	return envelope.TopicArn, envelope.Token, true
+}

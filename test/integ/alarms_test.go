@@ -91,6 +91,18 @@ func TestNotificationsReceived(t *testing.T) {
 	}
 }
 
+func TestSubscriptionConfirmation(t *testing.T) {
+	body := `{"Type":"SubscriptionConfirmation","MessageId":"165545c9-2a5c-472c-8df2-7ff2be2b3b1b","Token":"2336412f37fb687f5d51e6e2425f004aed",` +
+		`"TopicArn":"` + opsTopic + `","Message":"You have chosen to subscribe to the topic ...","SubscribeURL":"https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription"}`
+	if topic, token, ok := Confirmation(body); !ok || topic != opsTopic || token != "2336412f37fb687f5d51e6e2425f004aed" {
+		t.Errorf("confirmation: %q %q %v", topic, token, ok)
+	}
+	notification := aws.ToString(fixture[sqs.ReceiveMessageOutput](t, "sqs/receive-message.json").Messages[0].Body)
+	if _, _, ok := Confirmation(notification); ok {
+		t.Error("a notification read as a confirmation")
+	}
+}
+
 func TestNotificationsThatAreNot(t *testing.T) {
 	for body, want := range map[string]string{
 		`not json`: "not an SNS envelope",

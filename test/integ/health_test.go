@@ -155,10 +155,10 @@ func TestMeasurementBesideTheModel(t *testing.T) {
 	}
 	m := ServiceMeasurement{
 		Stack: "PassthroughServiceToServiceFargate", Service: svc, Estimate: est, Tasks: 2,
-		Creation:   Creation{TaskStart: 82655 * time.Millisecond, FirstHealthy: 212655 * time.Millisecond, Registration: 145 * time.Second},
-		Rollout:    Rollout{Draining: 125 * time.Second, DrainWindow: 55 * time.Second},
-		Deployment: 327500 * time.Millisecond,
-		Loop:       LoopResult{Attempts: make([]Observation, 300), Failures: []string{"x"}},
+		Creation:    Creation{TaskStart: 82655 * time.Millisecond, FirstHealthy: 212655 * time.Millisecond, Registration: 145 * time.Second},
+		Rollout:     Rollout{Draining: 125 * time.Second, DrainWindow: 55 * time.Second},
+		Deployment:  327500 * time.Millisecond,
+		Connections: 300, Failed: 1,
 	}
 	want := rollout.MeasuredService{Stack: "PassthroughServiceToServiceFargate", Service: "OrdersService", Tasks: 2,
 		TaskStart: 82.7, Registration: 145, HealthChecks: 10, FirstHealthy: 212.7, Draining: 125, DrainWindow: 55,

@@ -77,7 +77,9 @@ type ServiceMeasurement struct {
 	Rollout  Rollout
 	// Deployment is how long the forced new deployment took.
 	Deployment time.Duration
-	Loop       LoopResult
+	// Connections and Failed count the client loop's attempts during the
+	// deployment, from the test process or from a probe task.
+	Connections, Failed int
 }
 
 // Record is the measurement as docs/measurements.json holds it, beside the
@@ -95,8 +97,8 @@ func (m ServiceMeasurement) Record() rollout.MeasuredService {
 		DrainWindow:       rollout.Seconds(m.Rollout.DrainWindow),
 		Rollout:           rollout.Seconds(m.Deployment),
 		ModelRollout:      rollout.Seconds(m.Estimate.Rollout),
-		Connections:       len(m.Loop.Attempts),
-		FailedConnections: m.Loop.Failed(),
+		Connections:       m.Connections,
+		FailedConnections: m.Failed,
 	}
 }
 

@@ -201,3 +201,30 @@ func OfType(resources []cftypes.StackResource, typ string) []string {
 	slices.Sort(out)
 	return out
 }
+
+// ServiceCluster is the cluster name in a service's ARN
+// (arn:aws:ecs:REGION:ACCOUNT:service/CLUSTER/SERVICE, the long ARN format
+// every service created since 2021 has).
+func ServiceCluster(arn string) (string, error) {
+	_, rest, ok := strings.Cut(arn, ":service/")
+	parts := strings.Split(rest, "/")
+	if !ok || len(parts) != 2 || parts[0] == "" {
+		return "", fmt.Errorf("%q is not a service ARN of the long format", arn)
+	}
+	return parts[0], nil
+}
+
+// PullsFromInternet reports whether a stack's tasks can reach the internet
+// (its VPC has a NAT gateway). One that cannot, the EC2 example of
+// architecture 1, pulls images only through its VPC endpoints from ECR in
+// the same Region: a prebuilt image from a public registry (-image) cannot
+// reach it.
+func PullsFromInternet(template map[string]any) bool {
+	resources, _ := template["Resources"].(map[string]any)
+	for _, r := range resources {
+		if m, _ := r.(map[string]any); m["Type"] == "AWS::EC2::NatGateway" {
+			return true
+		}
+	}
+	return false
+}

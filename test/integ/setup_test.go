@@ -138,3 +138,24 @@ func TestStackOutputsAndResources(t *testing.T) {
 		t.Errorf("log groups %v", got)
 	}
 }
+
+func TestServiceCluster(t *testing.T) {
+	c, err := ServiceCluster("arn:aws:ecs:eu-west-1:111122223333:service/PassthroughX-Cluster-Xk2m/PassthroughX-ApiService-pO9i")
+	if err != nil || c != "PassthroughX-Cluster-Xk2m" {
+		t.Errorf("cluster %q, %v", c, err)
+	}
+	if _, err := ServiceCluster("arn:aws:ecs:eu-west-1:111122223333:service/old-format"); err == nil {
+		t.Error("accepted a short ARN")
+	}
+}
+
+// Only the EC2 example of architecture 1 has no way to the internet.
+func TestWhichExamplesCanPullAPublicImage(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "Passthrough*.template.json"))
+	for _, f := range files {
+		stack := strings.TrimSuffix(filepath.Base(f), ".template.json")
+		if got, want := PullsFromInternet(golden(t, stack)), stack != "PassthroughPublicServicesEC2"; got != want {
+			t.Errorf("%s: pulls from the internet %v, want %v", stack, got, want)
+		}
+	}
+}

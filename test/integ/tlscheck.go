@@ -147,13 +147,18 @@ func (o Observation) Check(want ...string) error {
 }
 
 // CheckRefused is the assertion on a listener that must not be reachable:
-// no TLS session came about. A timeout, a reset and a refusal all pass.
+// no TLS session came about. A timeout, a reset and a refusal all pass; a
+// name that does not resolve does not.
 func (o Observation) CheckRefused() error {
 	if o.Fingerprint != "" {
 		return fmt.Errorf("a server answered with %q (SHA-256 %s), want no connection", o.Subject, o.Fingerprint)
 	}
 	if o.Err == nil {
 		return errors.New("connected, want no connection")
+	}
+	// A name that does not resolve proves nothing about the listener.
+	if dnsErr := (*net.DNSError)(nil); errors.As(o.Err, &dnsErr) {
+		return fmt.Errorf("not a refusal: %w", o.Err)
 	}
 	return nil
 }

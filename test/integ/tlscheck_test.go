@@ -146,6 +146,10 @@ func TestCheckRefused(t *testing.T) {
 	if err := (Dialer{Timeout: time.Second}).Observe(context.Background(), closed).CheckRefused(); err != nil {
 		t.Errorf("closed port: %v", err)
 	}
+	// .invalid never resolves (RFC 6761).
+	if err := (Dialer{Timeout: 5 * time.Second}).Observe(context.Background(), "lb.passthrough.invalid:8443").CheckRefused(); err == nil || !strings.HasPrefix(err.Error(), "not a refusal: ") {
+		t.Errorf("unresolvable name: %v", err)
+	}
 	cert := newTestCert(t, "internal")
 	addr := serveTLS(t, cert, nil, exampleAnswer("t"), nil)
 	err := (Dialer{}).Observe(context.Background(), addr).CheckRefused()
