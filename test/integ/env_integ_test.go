@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
 	"github.com/aws/aws-sdk-go-v2/service/cloudwatch"
@@ -64,6 +65,7 @@ type env struct {
 	cdk      CDK
 	assembly string
 	aws      clients
+	creds    aws.CredentialsProvider
 	mu       sync.Mutex
 	measured []ServiceMeasurement
 }
@@ -85,7 +87,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{run: run, region: cfg.Region, root: root, cdk: CDK{Root: root, Image: *imageFlag}, aws: clients{
+	e := &env{run: run, region: cfg.Region, root: root, cdk: CDK{Root: root, Image: *imageFlag}, creds: cfg.Credentials, aws: clients{
 		cfn: cloudformation.NewFromConfig(cfg), ecs: ecs.NewFromConfig(cfg), elb: elb.NewFromConfig(cfg),
 		cw: cloudwatch.NewFromConfig(cfg), logs: cloudwatchlogs.NewFromConfig(cfg), sm: secretsmanager.NewFromConfig(cfg),
 		sqs: sqs.NewFromConfig(cfg), sns: sns.NewFromConfig(cfg),

@@ -5,6 +5,7 @@ package integ
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -74,6 +75,9 @@ func (e *env) runGroup(t *testing.T, ctx context.Context, g Group) {
 
 	for _, id := range g.Stacks {
 		gr.stacks = append(gr.stacks, gr.deploy(t, ctx, id))
+	}
+	if g.Name == "PrivateLink" {
+		gr.acceptEndpoint(t, ctx)
 	}
 	fingerprint := []string{gr.cert.Fingerprint}
 	t.Run("healthy targets", func(t *testing.T) { gr.checkHealth(t, ctx) })
@@ -249,5 +253,19 @@ func (gr *group) cleanUp(t *testing.T) {
 	t.Logf("clean-up of %s: deleted %d", gr.Name, len(r.Deleted))
 	if err := r.Err(); err != nil {
 		t.Error(err)
+	}
+}
+
+// acceptEndpoint accepts the consumer's endpoint connection to the
+// provider's endpoint service, as the README's PrivateLink steps do.
+func (gr *group) acceptEndpoint(t *testing.T, ctx context.Context) {
+	provider, consumer := gr.stacks[0], gr.stacks[1]
+	services := OfType(provider.resources, "AWS::EC2::VPCEndpointService")
+	endpoints := OfType(consumer.resources, "AWS::EC2::VPCEndpoint")
+	if len(services) != 1 || len(endpoints) != 1 {
+		t.Fatalf("endpoint services %v, endpoints %v: want one of each", services, endpoints)
+	}
+	if err := AcceptEndpointConnections(ctx, gr.creds, http.DefaultClient, EC2Endpoint(gr.region), gr.region, services[0], endpoints, time.Now()); err != nil {
+		t.Fatal(err)
 	}
 }

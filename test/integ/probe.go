@@ -112,6 +112,12 @@ func ProbeCommand(address, serverName string, fingerprints []string, duration, e
 // task definition, placement and network configuration, so that the probe
 // leaves through the caller's security groups, with the command replaced.
 // env adds environment variables (a client certificate for mutual TLS).
+//
+// The task definition's container health check (-healthcheck) fails in a
+// probe task, where no server listens; that does not stop it: "If a task is
+// run manually, and not as part of a service, the task will continue its
+// lifecycle regardless of its health status" (Amazon ECS API reference,
+// HealthCheck).
 func ProbeTask(svc ecstypes.Service, td *ecstypes.TaskDefinition, command []string, env map[string]string, run RunID) (*ecs.RunTaskInput, error) {
 	if svc.ClusterArn == nil || svc.TaskDefinition == nil {
 		return nil, fmt.Errorf("service %s: no cluster or task definition", aws.ToString(svc.ServiceName))
