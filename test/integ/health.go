@@ -102,6 +102,9 @@ type Creation struct {
 	TaskStart, FirstHealthy, Registration time.Duration
 }
 
+// clockSkew is how far the test machine's clock may be off AWS's.
+const clockSkew = 10 * time.Second
+
 // MeasureCreation reads timelines of the samples taken while the service
 // was created at created.
 func MeasureCreation(created time.Time, timelines []*Timeline) (Creation, error) {
@@ -122,10 +125,13 @@ func MeasureCreation(created time.Time, timelines []*Timeline) (Creation, error)
 	if firstHealthy.IsZero() {
 		return c, fmt.Errorf("no target became healthy among %d seen", len(timelines))
 	}
-	if first.Before(created) {
+	// The samples carry the test machine's clock, the creation time ECS's:
+	// a few seconds of skew are allowed for, not a target older than the
+	// service.
+	if first.Before(created.Add(-clockSkew)) {
 		return c, fmt.Errorf("a target was registered at %s, before the service was created at %s: samples of another service?", first.Format(time.RFC3339), created.Format(time.RFC3339))
 	}
-	c.TaskStart, c.FirstHealthy = first.Sub(created), firstHealthy.Sub(created)
+	c.TaskStart, c.FirstHealthy = max(first.Sub(created), 0), max(firstHealthy.Sub(created), 0)
 	return c, nil
 }
 

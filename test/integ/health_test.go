@@ -59,6 +59,10 @@ func TestCreationTimesFromTargetHealth(t *testing.T) {
 	if _, err := MeasureCreation(at("12:00:00"), timelines); err == nil || !strings.Contains(err.Error(), "before the service was created") {
 		t.Errorf("targets older than the service: %v", err)
 	}
+	// A few seconds of clock skew between the test machine and AWS.
+	if c, err := MeasureCreation(at("11:59:40"), timelines); err != nil || c.TaskStart != 0 || c.FirstHealthy != 125*time.Second {
+		t.Errorf("with 5 s of skew: %+v, %v", c, err)
+	}
 	early := samples(t, "elbv2/target-health-creation.json")[:4] // before the first healthy check
 	if _, err := MeasureCreation(*created, Timelines(early)); err == nil || err.Error() != "no target became healthy among 2 seen" {
 		t.Errorf("no healthy target: %v", err)
