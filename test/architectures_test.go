@@ -3,7 +3,6 @@ package test
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +11,8 @@ import (
 
 	"github.com/passthrough-cdk/passthrough/examples/stacks"
 	"github.com/passthrough-cdk/passthrough/internal/cdktest"
+	"github.com/passthrough-cdk/passthrough/internal/cfn"
+	"github.com/passthrough-cdk/passthrough/internal/reach"
 )
 
 // Targeted assertions for the examples of architectures 2 and 3 and of
@@ -20,7 +21,6 @@ import (
 // service's guard.
 
 const (
-	typeEgress        = "AWS::EC2::SecurityGroupEgress"
 	typeRecordSet     = "AWS::Route53::RecordSet"
 	typeHostedZone    = "AWS::Route53::HostedZone"
 	typeVPCEndpoint   = "AWS::EC2::VPCEndpoint"
@@ -40,61 +40,76 @@ func exampleTemplate(t *testing.T, name string) *cdktest.Template {
 	return nil
 }
 
-// logicalHash is the hash aws-cdk-lib appends to a logical ID.
-var logicalHash = regexp.MustCompile(`[0-9A-F]{8}$`)
+// model reads a template through the template model that the
+// reachability analysis and the rollout model share.
+func model(t *testing.T, template map[string]any) *cfn.Template {
+	t.Helper()
+	m, err := cfn.New(template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
 
-// short is a logical ID without its hash: the construct path, readable in a
-// list of rules.
-func short(id string) string { return logicalHash.ReplaceAllString(id, "") }
+// target is the logical ID of the template resource that v refers to, by
+// Ref or by Fn::GetAtt of attr.
+func target(t *testing.T, m *cfn.Template, v any, attr string) string {
+	t.Helper()
+	id, ok := m.RefTarget(v, attr)
+	if !ok {
+		t.Fatalf("%s does not refer to a resource of the template", cfn.Render(v))
+	}
+	return id
+}
 
 // rulePeer renders the other side of a security group rule: a group by its
 // short logical ID, an address range as written, or the CIDR block of a VPC
 // as "cidr:VPC".
-func rulePeer(t *testing.T, r map[string]any) string {
+func rulePeer(t *testing.T, m *cfn.Template, r map[string]any) string {
 	t.Helper()
 	for _, k := range []string{"CidrIp", "CidrIpv6"} {
 		switch v := r[k].(type) {
 		case string:
 			return v
 		case map[string]any:
-			return "cidr:" + short(getAttOf(t, v))
+			return "cidr:" + cfn.ShortName(target(t, m, v, "CidrBlock"))
 		}
 	}
 	for _, k := range []string{"SourceSecurityGroupId", "DestinationSecurityGroupId"} {
 		if v, ok := r[k]; ok {
-			return short(getAttOf(t, v))
+			return cfn.ShortName(target(t, m, v, "GroupId"))
 		}
 	}
 	t.Fatalf("rule %v names no peer", r)
 	return ""
 }
 
-func ruleString(t *testing.T, dir, group string, r map[string]any) string {
+func ruleString(t *testing.T, m *cfn.Template, dir, group string, r map[string]any) string {
 	arrow := "<-"
 	if dir == "egress" {
 		arrow = "->"
 	}
-	return fmt.Sprintf("%s %s %s %v %v-%v", short(group), arrow, rulePeer(t, r), r["IpProtocol"], r["FromPort"], r["ToPort"])
+	return fmt.Sprintf("%s %s %s %v %v-%v", cfn.ShortName(group), arrow, rulePeer(t, m, r), r["IpProtocol"], r["FromPort"], r["ToPort"])
 }
 
-// rules lists every ingress or egress rule of the template, inline or
-// separate, as "GROUP <- PEER PROTOCOL FROM-TO" (ingress) or
+// rules lists every ingress or egress rule of the template as written,
+// inline or separate, as "GROUP <- PEER PROTOCOL FROM-TO" (ingress) or
 // "GROUP -> PEER ..." (egress), sorted.
 func rules(t *testing.T, tpl *cdktest.Template, dir string) []string {
 	t.Helper()
-	inline, separate := "SecurityGroupIngress", typeIngress
+	m := model(t, tpl.JSON())
+	inline, separate := "SecurityGroupIngress", cfn.TypeIngress
 	if dir == "egress" {
-		inline, separate = "SecurityGroupEgress", typeEgress
+		inline, separate = "SecurityGroupEgress", cfn.TypeEgress
 	}
 	var out []string
-	for id, sg := range tpl.Resources(typeSecurityGroup) {
-		list, _ := sg[inline].([]any)
-		for _, r := range list {
-			out = append(out, ruleString(t, dir, id, r.(map[string]any)))
+	for _, sg := range m.OfType(cfn.TypeSecurityGroup) {
+		for _, r := range cfn.List(sg.Props[inline]) {
+			out = append(out, ruleString(t, m, dir, sg.ID, cfn.Object(r)))
 		}
 	}
-	for _, r := range tpl.Resources(separate) {
-		out = append(out, ruleString(t, dir, getAttOf(t, r["GroupId"]), r))
+	for _, r := range m.OfType(separate) {
+		out = append(out, ruleString(t, m, dir, target(t, m, r.Props["GroupId"], "GroupId"), r.Props))
 	}
 	slices.Sort(out)
 	return out
@@ -223,74 +238,64 @@ func hasRule(t *testing.T, tpl *cdktest.Template, dir, rule string) bool {
 // load balancer's group admits it there, a TCP listener on that port
 // forwards to a target group, and the load balancer may reach that group's
 // targets, which admit it, on the target port (the container port for ip
-// targets, the dynamic host port range for instance targets).
-func followPath(t *testing.T, tpl *cdktest.Template, callerGroup, loadBalancer string, port float64) {
+// targets, the dynamic host port range for instance targets). The way from
+// the listener to the targets' security group is the reachability
+// analysis's.
+func followPath(t *testing.T, tpl *cdktest.Template, callerGroup, loadBalancer string, port int) {
 	t.Helper()
-	lb := tpl.Resources(typeLoadBalancer)[loadBalancer]
-	if lb == nil {
-		t.Fatalf("no load balancer %s", loadBalancer)
+	report, err := reach.Analyze(tpl.JSON())
+	if err != nil {
+		t.Fatal(err)
 	}
-	lbGroup := getAttOf(t, lb["SecurityGroups"].([]any)[0])
+	var lb *reach.LoadBalancer
+	for _, x := range report.LoadBalancers {
+		if x.ID == loadBalancer {
+			lb = x
+		}
+	}
+	if lb == nil || len(lb.SecurityGroups) == 0 {
+		t.Fatalf("no load balancer %s with a security group", loadBalancer)
+	}
+	lbGroup, caller := cfn.ShortName(lb.SecurityGroups[0]), cfn.ShortName(callerGroup)
 	for _, want := range []struct{ dir, rule string }{
-		{"egress", fmt.Sprintf("%s -> %s tcp %v-%v", short(callerGroup), short(lbGroup), port, port)},
-		{"ingress", fmt.Sprintf("%s <- %s tcp %v-%v", short(lbGroup), short(callerGroup), port, port)},
+		{"egress", fmt.Sprintf("%s -> %s tcp %d-%d", caller, lbGroup, port, port)},
+		{"ingress", fmt.Sprintf("%s <- %s tcp %d-%d", lbGroup, caller, port, port)},
 	} {
 		if !hasRule(t, tpl, want.dir, want.rule) {
 			t.Errorf("caller path: no %s rule %s", want.dir, want.rule)
 		}
 	}
-	var targetGroup string
-	for _, l := range tpl.Resources(typeListener) {
-		if refOf(t, l["LoadBalancerArn"]) == loadBalancer && l["Port"] == port {
-			if l["Protocol"] != "TCP" {
-				t.Errorf("listener on port %v is %v, want TCP", port, l["Protocol"])
-			}
-			targetGroup = refOf(t, forwardTarget(t, l))
+	var listener *reach.Listener
+	for _, l := range report.Listeners {
+		if l.LoadBalancer == loadBalancer && l.Port == port {
+			listener = l
 		}
 	}
-	if targetGroup == "" {
-		t.Fatalf("load balancer %s has no listener on port %v", loadBalancer, port)
+	if listener == nil {
+		t.Fatalf("load balancer %s has no listener on port %d", loadBalancer, port)
 	}
-	tg := tpl.Resources(typeTargetGroup)[targetGroup]
-	from, to := tg["Port"], tg["Port"]
-	if tg["TargetType"] == "instance" {
-		from, to = 32768.0, 60999.0
+	if listener.Protocol != "TCP" {
+		t.Errorf("listener on port %d is %s, want TCP", port, listener.Protocol)
 	}
-	targets := targetGroupOf(t, tpl, targetGroup)
+	paths := report.PathsOf(listener.ID)
+	if len(paths) != 1 || paths[0].TargetGroup == nil || paths[0].Service == nil ||
+		len(paths[0].Service.Placements) != 1 || len(paths[0].Service.Placements[0].SecurityGroups) == 0 {
+		t.Fatalf("listener %s: paths %v, want one, to one service whose targets have a security group", listener.ID, paths)
+	}
+	tg := paths[0].TargetGroup
+	from, to := tg.Port, tg.Port
+	if tg.TargetType == "instance" {
+		from, to = 32768, 60999
+	}
+	targets := cfn.ShortName(paths[0].Service.Placements[0].SecurityGroups[0])
 	for _, want := range []struct{ dir, rule string }{
-		{"egress", fmt.Sprintf("%s -> %s tcp %v-%v", short(lbGroup), short(targets), from, to)},
-		{"ingress", fmt.Sprintf("%s <- %s tcp %v-%v", short(targets), short(lbGroup), from, to)},
+		{"egress", fmt.Sprintf("%s -> %s tcp %d-%d", lbGroup, targets, from, to)},
+		{"ingress", fmt.Sprintf("%s <- %s tcp %d-%d", targets, lbGroup, from, to)},
 	} {
 		if !hasRule(t, tpl, want.dir, want.rule) {
 			t.Errorf("target path: no %s rule %s", want.dir, want.rule)
 		}
 	}
-}
-
-// targetGroupOf returns the security group of the targets registered in a
-// target group: the awsvpc security group of a Fargate service, or the
-// instance security group of the EC2 capacity an EC2 service is placed on.
-func targetGroupOf(t *testing.T, tpl *cdktest.Template, targetGroup string) string {
-	t.Helper()
-	for id, svc := range tpl.Resources(typeService) {
-		lbs, _ := svc["LoadBalancers"].([]any)
-		if len(lbs) != 1 || refOf(t, lbs[0].(map[string]any)["TargetGroupArn"]) != targetGroup {
-			continue
-		}
-		if nc, ok := svc["NetworkConfiguration"].(map[string]any); ok {
-			return getAttOf(t, nc["AwsvpcConfiguration"].(map[string]any)["SecurityGroups"].([]any)[0])
-		}
-		strategy, _ := svc["CapacityProviderStrategy"].([]any)
-		if len(strategy) != 1 {
-			t.Fatalf("EC2 service %s has %d capacity providers, want 1", id, len(strategy))
-		}
-		cp := tpl.Resources("AWS::ECS::CapacityProvider")[refOf(t, strategy[0].(map[string]any)["CapacityProvider"])]
-		asg := tpl.Resources("AWS::AutoScaling::AutoScalingGroup")[refOf(t, cp["AutoScalingGroupProvider"].(map[string]any)["AutoScalingGroupArn"])]
-		lt := tpl.Resources("AWS::EC2::LaunchTemplate")[refOf(t, asg["LaunchTemplate"].(map[string]any)["LaunchTemplateId"])]
-		return getAttOf(t, lt["LaunchTemplateData"].(map[string]any)["SecurityGroupIds"].([]any)[0])
-	}
-	t.Fatalf("no service is registered in target group %s", targetGroup)
-	return ""
 }
 
 // environment returns the plain environment of the container of the task
@@ -390,7 +395,7 @@ func TestPublicAndInternalShareOneLoadBalancer(t *testing.T) {
 	// The internal port is open to Public's tasks, not to the internet.
 	lbGroup := findID(t, tpl, typeSecurityGroup, "LoadBalancerSecurityGroup")
 	for _, r := range rules(t, tpl, "ingress") {
-		if strings.HasPrefix(r, short(lbGroup)+" <- ") && strings.Contains(r, " 8443-8443") && r != short(lbGroup)+" <- PublicSecurityGroup tcp 8443-8443" {
+		if strings.HasPrefix(r, cfn.ShortName(lbGroup)+" <- ") && strings.Contains(r, " 8443-8443") && r != cfn.ShortName(lbGroup)+" <- PublicSecurityGroup tcp 8443-8443" {
 			t.Errorf("the internal listener port admits %s", r)
 		}
 	}
@@ -535,8 +540,8 @@ func TestPrivateLinkConsumerReachesTheProviderThroughItsEndpoint(t *testing.T) {
 	})
 	client := findID(t, tpl, typeSecurityGroup, "ClientSecurityGroup")
 	for _, want := range []struct{ dir, rule string }{
-		{"egress", fmt.Sprintf("%s -> %s tcp 443-443", short(client), short(endpointGroup))},
-		{"ingress", fmt.Sprintf("%s <- %s tcp 443-443", short(endpointGroup), short(client))},
+		{"egress", fmt.Sprintf("%s -> %s tcp 443-443", cfn.ShortName(client), cfn.ShortName(endpointGroup))},
+		{"ingress", fmt.Sprintf("%s <- %s tcp 443-443", cfn.ShortName(endpointGroup), cfn.ShortName(client))},
 	} {
 		if !hasRule(t, tpl, want.dir, want.rule) {
 			t.Errorf("no %s rule %s", want.dir, want.rule)
@@ -558,7 +563,7 @@ func TestPrivateLinkConsumerReachesTheProviderThroughItsEndpoint(t *testing.T) {
 	ctx[stacks.EndpointServiceNameContextKey] = name
 	app := cdktest.NewApp(t, ctx)
 	stacks.All(app)
-	withContext := cdktest.TemplateFromJSON(t, app.Synth(nil).GetStackByName(jsii.String(stacks.PrivateLinkConsumerStack)).Template().(map[string]any))
+	withContext := cdktest.TemplateFromJSON(t, cdktest.Synth(t, app).GetStackByName(jsii.String(stacks.PrivateLinkConsumerStack)).Template().(map[string]any))
 	withContext.Has(typeVPCEndpoint, map[string]any{"ServiceName": name})
 }
 

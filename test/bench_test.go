@@ -182,7 +182,7 @@ func rawServicesStack(app awscdk.App, n int, ec2 bool) awscdk.Stack {
 // synth synthesizes stack's app and returns its template's resource count.
 func synth(tb testing.TB, app awscdk.App, stack awscdk.Stack) int {
 	tb.Helper()
-	assembly := app.Synth(nil)
+	assembly := cdktest.Synth(tb, app)
 	template, _ := assembly.GetStackByName(stack.StackName()).Template().(map[string]any)
 	resources, _ := template["Resources"].(map[string]any)
 	return len(resources)

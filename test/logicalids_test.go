@@ -3,12 +3,13 @@ package test
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/passthrough-cdk/passthrough/internal/golden"
 )
 
 // replacedOnRename are the resource types whose logical IDs are recorded in
@@ -34,33 +35,20 @@ var logicalIDsFile = filepath.Join("testdata", "logical-ids.json")
 func TestLogicalIDsAreStable(t *testing.T) {
 	got := map[string]map[string][]string{}
 	for _, ex := range examples(t) {
+		tpl := model(t, ex.template)
 		byType := map[string][]string{}
-		resources, _ := ex.template["Resources"].(map[string]any)
-		for id, r := range resources {
-			typ, _ := r.(map[string]any)["Type"].(string)
-			if slices.Contains(replacedOnRename, typ) {
-				byType[typ] = append(byType[typ], id)
+		for _, typ := range replacedOnRename {
+			for _, r := range tpl.OfType(typ) {
+				byType[typ] = append(byType[typ], r.ID)
 			}
-		}
-		for _, ids := range byType {
-			sort.Strings(ids)
 		}
 		got[ex.name] = byType
 	}
-	if *update {
-		b, err := json.MarshalIndent(got, "", "  ")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(logicalIDsFile, append(b, '\n'), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	raw, err := os.ReadFile(logicalIDsFile)
+	record, err := json.MarshalIndent(got, "", "  ")
 	if err != nil {
-		t.Fatalf("%v (run `go test ./test/... -update` to create it)", err)
+		t.Fatal(err)
 	}
+	raw := golden.File(t, logicalIDsFile, append(record, '\n'))
 	var want map[string]map[string][]string
 	if err := json.Unmarshal(raw, &want); err != nil {
 		t.Fatal(err)
@@ -85,8 +73,8 @@ func TestLogicalIDsAreStable(t *testing.T) {
 	if len(changes) > 0 {
 		t.Errorf("logical IDs of resources that CloudFormation replaces on rename changed:\n  %s\n"+
 			"A renamed ID means a new resource and the old one deleted (a new NLB DNS name, dropped connections).\n"+
-			"If that is intended: run `go test ./test/... -update`, review `git diff %s`, and name the replacement in CHANGELOG.md.",
-			strings.Join(changes, "\n  "), logicalIDsFile)
+			"If that is intended: run `%s`, review `git diff %s`, and name the replacement in CHANGELOG.md.",
+			strings.Join(changes, "\n  "), golden.Command, logicalIDsFile)
 	}
 }
 

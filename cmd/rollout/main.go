@@ -4,37 +4,25 @@
 // covers the load balancer's drain window, beside the same figures for
 // aws-cdk-lib's NetworkLoadBalancedFargateService at the same task count.
 // The model and the sources of its constants are in package
-// internal/rollout.
+// internal/rollout; docs/rollout.md is its output for the golden templates,
+// regenerated with the other golden files by `go test ./... -update`.
 //
 // Usage:
 //
 //	go run ./cmd/rollout [flags] TEMPLATE.json...
 //
-// With -measurements, it adds the figures the deploy tests in test/integ
-// measured in a real account (docs/measurements.json) beside the model's
-// constants, or says that there are none yet.
-//
-// The output is Markdown and depends only on the files' contents and the
-// templates' names, so it can be committed: docs/rollout.md is
-//
-//	go run ./cmd/rollout -measurements docs/measurements.json -write docs/rollout.md test/testdata/*.template.json
-//
-// and go test ./cmd/rollout fails when it is stale.
+// A template's stack is its file name without ".template.json", as
+// `cdk synth` names them.
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"os"
-	"path/filepath"
-	"slices"
-	"strings"
-	"time"
 
+	"github.com/passthrough-cdk/passthrough/internal/cfn"
 	"github.com/passthrough-cdk/passthrough/internal/rollout"
 )
 
@@ -47,8 +35,6 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("rollout", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	write := fs.String("write", "", "write the Markdown to `FILE` instead of standard output")
-	measured := fs.String("measurements", "", "add the figures the deploy tests measured, from `FILE` (docs/measurements.json)")
 	c := rollout.DefaultConstants()
 	fs.DurationVar(&c.TaskStart, "task-start", c.TaskStart, "image pull and task start (an assumption; see rollout.DefaultTaskStart)")
 	fs.DurationVar(&c.RegistrationDelay, "registration-delay", c.RegistrationDelay, "NLB registration until the first health check (see rollout.DefaultRegistrationDelay)")
@@ -64,436 +50,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	out, err := document(fs.Args(), c, *measured)
-	if err != nil {
-		fmt.Fprintln(stderr, "rollout:", err)
-		return 1
-	}
-	if *write != "" {
-		if err := os.WriteFile(*write, out, 0o644); err != nil {
+	templates := map[string]map[string]any{}
+	for _, path := range fs.Args() {
+		raw, err := os.ReadFile(path)
+		var tpl map[string]any
+		if err == nil {
+			if err = json.Unmarshal(raw, &tpl); err != nil {
+				err = fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		if _, dup := templates[cfn.StackName(path)]; dup && err == nil {
+			err = fmt.Errorf("%s: a second template of stack %s", path, cfn.StackName(path))
+		}
+		if err != nil {
 			fmt.Fprintln(stderr, "rollout:", err)
 			return 1
 		}
-		return 0
+		templates[cfn.StackName(path)] = tpl
 	}
-	if _, err := stdout.Write(out); err != nil {
+	out, err := rollout.Markdown(templates, c)
+	if err == nil {
+		_, err = stdout.Write(out)
+	}
+	if err != nil {
 		fmt.Fprintln(stderr, "rollout:", err)
 		return 1
 	}
 	return 0
-}
-
-// row is one service of one template, modelled.
-type row struct {
-	template string // file name without .template.json
-	service  rollout.Service
-	cmp      rollout.Comparison
-}
-
-// render models every service of the templates at paths and formats the
-// result. Templates are sorted by file name and services by logical ID, so
-// the output does not depend on the order of the arguments or the shell.
-func render(paths []string, c rollout.Constants) ([]byte, error) {
-	paths = slices.Clone(paths)
-	slices.SortFunc(paths, func(a, b string) int { return strings.Compare(filepath.Base(a), filepath.Base(b)) })
-	var rows []row
-	for _, p := range paths {
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			return nil, err
-		}
-		var tmpl map[string]any
-		if err := json.Unmarshal(raw, &tmpl); err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		services, err := rollout.FromTemplate(tmpl)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		if len(services) == 0 {
-			return nil, fmt.Errorf("%s: no AWS::ECS::Service", p)
-		}
-		name := strings.TrimSuffix(strings.TrimSuffix(filepath.Base(p), ".json"), ".template")
-		for _, s := range services {
-			cmp, err := rollout.Compare(s.Settings, c)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %s: %w", p, s.Name, err)
-			}
-			rows = append(rows, row{template: name, service: s, cmp: cmp})
-		}
-	}
-
-	var b bytes.Buffer
-	writeHeader(&b, c)
-	writeSummary(&b, rows)
-	for i, r := range rows {
-		if i == 0 || rows[i-1].template != r.template {
-			fmt.Fprintf(&b, "\n## %s\n", r.template)
-		}
-		if err := writeService(&b, r, c); err != nil {
-			return nil, err
-		}
-	}
-	if err := writeSensitivity(&b, rows, c); err != nil {
-		return nil, err
-	}
-	return b.Bytes(), nil
-}
-
-func writeHeader(b *bytes.Buffer, c rollout.Constants) {
-	fmt.Fprintf(b, `# Rollout time of the example services
-
-Generated by `+"`go run ./cmd/rollout -measurements docs/measurements.json -write docs/rollout.md test/testdata/*.template.json`"+`
-from the golden templates and the deploy tests' measurements; `+"`go test ./cmd/rollout`"+`
-fails when this file is stale. The model, what it leaves out and the sources of its constants are in
-the doc of package `+"`internal/rollout`"+` (`+"`go doc ./internal/rollout`"+`).
-Every wait the configuration allows is counted in full.
-
-For N tasks, minimum healthy m %%, maximum M %%:
-
-    batches = ceil(N / min(N, floor(N·M/100) − ceil(N·m/100)))
-    rollout = batches × (start + registration + healthy threshold × interval
-                         + deregistration delay + stop timeout)
-    serving = deregistration delay + stop timeout
-    safe    = deregistration delay ≥ drain window
-
-Constants, the same on both sides of a comparison:
-
-| constant | value | basis |
-| --- | ---: | --- |
-| image pull and task start | %s | assumption |
-| NLB registration delay before the first health check | %s | measured, reports range %d-%d s |
-| NLB drain window: new connections after deregistration | %s | measured, AWS Support stated 180-300 s |
-
-N is a service's DesiredCount or, where Application Auto Scaling owns the
-count and the service has none, the MinCapacity of its ScalableTarget; each
-service says which, and where it is neither, that N is ECS's default of 1.
-
-The baseline is aws-cdk-lib's NetworkLoadBalancedFargateService with its
-defaults at the same N: health checks every 30 s, 5 to be healthy,
-deregistration delay 300 s, minimum healthy 50 %%, maximum 200 %%, stop timeout
-30 s. The issue requires Passthrough's defaults to roll out at least %.0f×
-faster, constants included, and to be safe.
-`, secs(c.TaskStart), secs(c.RegistrationDelay), int(reportedRegistration[0].Seconds()), int(reportedRegistration[1].Seconds()),
-		secs(c.DrainWindow), rollout.RequiredSpeedup)
-}
-
-func writeSummary(b *bytes.Buffer, rows []row) {
-	b.WriteString("\n## Summary\n\n")
-	b.WriteString("| template | service | N | N from | rollout | baseline at N | speed-up | stopped task serves | safe | requirement |\n")
-	b.WriteString("| --- | --- | ---: | --- | ---: | ---: | ---: | ---: | --- | --- |\n")
-	for _, r := range rows {
-		s, base := r.cmp.Service, r.cmp.Baseline
-		fmt.Fprintf(b, "| %s | %s | %d | %s | %s | %s | %.2f× | %s | %s | %s |\n",
-			r.template, r.service.Name, s.Settings.DesiredCount, countFrom(r.service), secs(s.Rollout), secs(base.Rollout),
-			r.cmp.Speedup, secs(s.Serving), yesNo(s.Safe), verdict(r.cmp))
-	}
-}
-
-// countFrom names where a service's N comes from, for the summary.
-func countFrom(s rollout.Service) string {
-	scaling := ""
-	if s.Count.ScalableTarget != "" {
-		scaling = fmt.Sprintf(" (auto scaling %d–%d)", s.Count.MinCapacity, s.Count.MaxCapacity)
-	}
-	switch s.Count.Source {
-	case rollout.FromDesiredCount:
-		return "DesiredCount" + scaling
-	case rollout.FromMinCapacity:
-		return "MinCapacity" + scaling
-	default:
-		return "**ECS default**"
-	}
-}
-
-// countSentence says where a service's N comes from, in full.
-func countSentence(s rollout.Service) string {
-	n, c := s.Settings.DesiredCount, s.Count
-	switch c.Source {
-	case rollout.FromDesiredCount:
-		if c.ScalableTarget == "" {
-			return fmt.Sprintf("N = %d is the service's DesiredCount.", n)
-		}
-		return fmt.Sprintf("N = %d is the service's DesiredCount; ScalableTarget %s also scales the count between %d and %d tasks.",
-			n, c.ScalableTarget, c.MinCapacity, c.MaxCapacity)
-	case rollout.FromMinCapacity:
-		return fmt.Sprintf("N = %d is the MinCapacity of ScalableTarget %s: Application Auto Scaling owns the count, "+
-			"so the service has no DesiredCount, and a deployment may find %d to %d tasks running.",
-			n, c.ScalableTarget, c.MinCapacity, c.MaxCapacity)
-	default:
-		return fmt.Sprintf("N = %d is ECS's default: the template sets no DesiredCount and no ScalableTarget scales the count, "+
-			"so CloudFormation creates the service with %d task. An update keeps the running count, which the template cannot tell.", n, n)
-	}
-}
-
-// rangeSentence compares the service with the baseline at every count
-// auto scaling allows, or returns "" when there is one count only.
-func rangeSentence(s rollout.Service, c rollout.Constants) (string, error) {
-	lo, hi := s.Range()
-	if lo == hi {
-		return "", nil
-	}
-	var rollouts, baselines []time.Duration
-	var speedups []float64
-	var missed []string
-	for n := lo; n <= hi; n++ {
-		settings := s.Settings
-		settings.DesiredCount = n
-		cmp, err := rollout.Compare(settings, c)
-		if err != nil {
-			return "", fmt.Errorf("%s at N = %d: %w", s.Name, n, err)
-		}
-		rollouts = append(rollouts, cmp.Service.Rollout)
-		baselines = append(baselines, cmp.Baseline.Rollout)
-		speedups = append(speedups, cmp.Speedup)
-		if len(cmp.Shortfalls()) > 0 {
-			missed = append(missed, fmt.Sprint(n))
-		}
-	}
-	span := func(d []time.Duration) string {
-		if slices.Min(d) == slices.Max(d) {
-			return secs(d[0])
-		}
-		return secs(slices.Min(d)) + " to " + secs(slices.Max(d))
-	}
-	met := "the requirement is met at every count"
-	if len(missed) > 0 {
-		met = "the requirement is **not met** at N = " + strings.Join(missed, ", ")
-	}
-	return fmt.Sprintf("From %d to %d tasks the rollout takes %s and the baseline %s; the speed-up is at least %.2f×, and %s.",
-		lo, hi, span(rollouts), span(baselines), slices.Min(speedups), met), nil
-}
-
-func writeService(b *bytes.Buffer, r row, c rollout.Constants) error {
-	s, base := r.cmp.Service, r.cmp.Baseline
-	fmt.Fprintf(b, "\n### %s\n\n", r.service.Name)
-	fmt.Fprintf(b, "%s\n", countSentence(r.service))
-	scaled, err := rangeSentence(r.service, c)
-	if err != nil {
-		return err
-	}
-	if scaled != "" {
-		fmt.Fprintf(b, "%s\n", scaled)
-	}
-	b.WriteString("\n")
-	fmt.Fprintf(b, "| term | %s | aws-cdk-lib pattern |\n| --- | ---: | ---: |\n", r.service.Name)
-	line := func(term string, f func(e rollout.Estimate) string) {
-		fmt.Fprintf(b, "| %s | %s | %s |\n", term, f(s), f(base))
-	}
-	line("tasks N, minimum healthy m, maximum M", func(e rollout.Estimate) string {
-		return fmt.Sprintf("%d, %d %%, %d %%", e.Settings.DesiredCount, e.Settings.MinHealthyPercent, e.Settings.MaxPercent)
-	})
-	line("batches = ceil(N / min(N, maxRunning − minHealthy))", func(e rollout.Estimate) string {
-		return fmt.Sprintf("%d = ceil(%d / min(%d, %d − %d))", e.Batches, e.Settings.DesiredCount, e.Settings.DesiredCount, e.MaxRunning, e.MinHealthy)
-	})
-	line("image pull and task start (assumed)", func(e rollout.Estimate) string { return secs(e.Start) })
-	line("NLB registration delay", func(e rollout.Estimate) string { return secs(e.Registration) })
-	line("health checks = healthy threshold × interval", func(e rollout.Estimate) string {
-		return fmt.Sprintf("%d × %s = %s", e.Settings.HealthyThreshold, secs(e.Settings.HealthCheckInterval), secs(e.HealthChecks))
-	})
-	line("deregistration delay", func(e rollout.Estimate) string { return secs(e.Drain) })
-	line("stop = stop timeout", func(e rollout.Estimate) string { return secs(e.Stop) })
-	line("one batch", func(e rollout.Estimate) string { return secs(e.Cycle) })
-	line("**rollout = batches × batch**", func(e rollout.Estimate) string { return "**" + secs(e.Rollout) + "**" })
-	line("stopped task serves = deregistration delay + stop", func(e rollout.Estimate) string { return secs(e.Serving) })
-	line("drain margin = deregistration delay − drain window", func(e rollout.Estimate) string { return secs(e.DrainMargin) })
-	line("safe", func(e rollout.Estimate) string { return yesNo(e.Safe) })
-	line("not counted: grace period, unhealthy threshold", func(e rollout.Estimate) string {
-		return fmt.Sprintf("%s, %d", secs(e.Settings.HealthCheckGracePeriod), e.Settings.UnhealthyThreshold)
-	})
-	fmt.Fprintf(b, "| speed-up | %.2f× | |\n", r.cmp.Speedup)
-	return nil
-}
-
-// writeSensitivity re-runs the comparison for each distinct configuration
-// under the figures the sources disagree on, so that a reader sees how much
-// the conclusion rests on them.
-func writeSensitivity(b *bytes.Buffer, rows []row, c rollout.Constants) error {
-	type scenario struct {
-		name   string
-		c      rollout.Constants
-		checks int // healthy checks a new target needs; 0: the healthy threshold
-	}
-	awsSupport := c
-	awsSupport.RegistrationDelay, awsSupport.DrainWindow = awsSupportDrainWindows[0], awsSupportDrainWindows[0]
-	slowStart := c
-	slowStart.TaskStart = 2 * c.TaskStart
-	scenarios := []scenario{
-		{name: "as modelled above", c: c},
-		{name: "registration delay and drain window 180 s (AWS Support, aws-load-balancer-controller#1834)", c: awsSupport},
-		{name: "a new target healthy after one check (Amazon ECS guide)", c: c, checks: 1},
-		{name: "image pull and task start " + secs(slowStart.TaskStart), c: slowStart},
-	}
-
-	b.WriteString("\n## Sensitivity\n\n")
-	b.WriteString("The same comparison under the figures the sources disagree on, once per\n")
-	b.WriteString("distinct configuration.\n")
-	var seen []rollout.Settings
-	for _, r := range rows {
-		if slices.Contains(seen, r.service.Settings) {
-			continue
-		}
-		seen = append(seen, r.service.Settings)
-		var names []string
-		for _, o := range rows {
-			if o.service.Settings == r.service.Settings {
-				names = append(names, o.template+" "+o.service.Name)
-			}
-		}
-		fmt.Fprintf(b, "\n%s:\n\n", strings.Join(names, ", "))
-		b.WriteString("| scenario | rollout | baseline at N | speed-up | safe | requirement |\n")
-		b.WriteString("| --- | ---: | ---: | ---: | --- | --- |\n")
-		var met []string
-		var modelled rollout.Comparison
-		for i, sc := range scenarios {
-			s := r.service.Settings
-			base := rollout.Baseline()
-			base.DesiredCount = s.DesiredCount
-			if sc.checks > 0 { // then the baseline's new targets need that many too
-				s.HealthyThreshold, base.HealthyThreshold = sc.checks, sc.checks
-			}
-			cmp, err := compare(s, base, sc.c)
-			if err != nil {
-				return err
-			}
-			if i == 0 {
-				modelled = cmp
-			}
-			if len(cmp.Shortfalls()) == 0 {
-				met = append(met, sc.name)
-			}
-			fmt.Fprintf(b, "| %s | %s | %s | %.2f× | %s | %s |\n", sc.name, secs(cmp.Service.Rollout),
-				secs(cmp.Baseline.Rollout), cmp.Speedup, yesNo(cmp.Service.Safe), verdict(cmp))
-		}
-		fmt.Fprintf(b, "\nThe requirement is met in %d of the %d scenarios", len(met), len(scenarios))
-		if len(met) > 0 {
-			fmt.Fprintf(b, " (%s)", strings.Join(met, "; "))
-		}
-		b.WriteString(". ")
-		b.WriteString(headroom(modelled))
-		b.WriteString(" ")
-		b.WriteString(drainSentence(r.service.Settings.DeregistrationDelay, c.DrainWindow, awsSupportDrainWindows))
-		b.WriteString("\n")
-	}
-	return nil
-}
-
-// reportedRegistration is the range of registration delays that reports
-// give (rollout.DefaultRegistrationDelay): 70 s measured to AWS Support's
-// 300 s.
-var reportedRegistration = [2]time.Duration{70 * time.Second, 300 * time.Second}
-
-// awsSupportDrainWindows are the ends of AWS Support's "3-5 minutes
-// (180-300 seconds)" in aws-load-balancer-controller#1834.
-var awsSupportDrainWindows = [2]time.Duration{180 * time.Second, 300 * time.Second}
-
-// headroom says how much longer the terms paid on both sides, image pull
-// and task start plus registration delay, may take before the speed-up of
-// c falls below the requirement, or how much shorter they would have to be
-// to reach it. Adding Δ to each batch of both sides, the requirement holds
-// while baseline + Δ·batchesB ≥ 2·(service + Δ·batchesS).
-func headroom(c rollout.Comparison) string {
-	shared := c.Service.Start + c.Service.Registration
-	num := (c.Baseline.Rollout - time.Duration(rollout.RequiredSpeedup*float64(c.Service.Rollout))).Seconds()
-	den := rollout.RequiredSpeedup*float64(c.Service.Batches) - float64(c.Baseline.Batches)
-	what := fmt.Sprintf("Image pull and task start plus registration delay, %s as modelled, are paid on both sides", secs(shared))
-	switch {
-	case den > 0 && num >= 0:
-		more := time.Duration(math.Floor(num/den)) * time.Second
-		text := fmt.Sprintf("%s; the speed-up stays at least %g× only while they take at most %s more, %s in all.",
-			what, rollout.RequiredSpeedup, secs(more), secs(shared+more))
-		if limit := c.Service.Registration + more; limit < reportedRegistration[1] {
-			text += fmt.Sprintf(" A registration delay above %s, within the reported %s to %s, alone takes it below.",
-				secs(limit), secs(reportedRegistration[0]), secs(reportedRegistration[1]))
-		}
-		return text
-	case den > 0 && -num/den <= shared.Seconds():
-		return fmt.Sprintf("%s; the speed-up would reach %g× only if they took %s less.", what, rollout.RequiredSpeedup,
-			secs(time.Duration(math.Ceil(-num/den))*time.Second))
-	case den > 0:
-		return fmt.Sprintf("%s; no shorter figure for them brings the speed-up to %g×.", what, rollout.RequiredSpeedup)
-	case num >= 0:
-		return fmt.Sprintf("%s; more time on both sides does not take the speed-up below %g×.", what, rollout.RequiredSpeedup)
-	case den < 0:
-		return fmt.Sprintf("%s; the speed-up reaches %g× only once they take %s more.", what, rollout.RequiredSpeedup,
-			secs(time.Duration(math.Ceil(num/den))*time.Second))
-	default:
-		return fmt.Sprintf("%s; no figure for them brings the speed-up to %g×.", what, rollout.RequiredSpeedup)
-	}
-}
-
-// drainSentence says whether a deregistration delay covers the modelled
-// drain window and the longer ones AWS Support stated.
-func drainSentence(delay, window time.Duration, support [2]time.Duration) string {
-	var b strings.Builder
-	if delay >= window {
-		spare := "with nothing to spare"
-		if delay > window {
-			spare = "with " + secs(delay-window) + " to spare"
-		}
-		fmt.Fprintf(&b, "The deregistration delay of %s is safe at the modelled drain window of %s, %s", secs(delay), secs(window), spare)
-	} else {
-		fmt.Fprintf(&b, "The deregistration delay of %s is **unsafe** already at the modelled drain window of %s: "+
-			"ECS may stop a task that still gets new connections for %s", secs(delay), secs(window), secs(window-delay))
-	}
-	lo, hi := support[0], support[1]
-	switch {
-	case delay >= hi:
-		fmt.Fprintf(&b, ", and AWS Support's %s to %s too.", secs(lo), secs(hi))
-	case delay >= lo:
-		fmt.Fprintf(&b, "; of AWS Support's %s to %s it covers %s but not %s, where a stopped task may still be sent new connections for %s after the delay.",
-			secs(lo), secs(hi), secs(lo), secs(hi), secs(hi-delay))
-	default:
-		fmt.Fprintf(&b, "; under AWS Support's %s to %s it is **unsafe**: a stopped task may still be sent new connections for %s to %s after the delay, and they are reset.",
-			secs(lo), secs(hi), secs(lo-delay), secs(hi-delay))
-	}
-	return b.String()
-}
-
-// compare is rollout.Compare with a baseline of the caller's choosing.
-func compare(s, base rollout.Settings, c rollout.Constants) (rollout.Comparison, error) {
-	svc, err := rollout.Model(s, c)
-	if err != nil {
-		return rollout.Comparison{}, err
-	}
-	b, err := rollout.Model(base, c)
-	if err != nil {
-		return rollout.Comparison{}, err
-	}
-	return rollout.Comparison{Service: svc, Baseline: b, Speedup: b.Rollout.Seconds() / svc.Rollout.Seconds()}, nil
-}
-
-func verdict(c rollout.Comparison) string {
-	missing := c.Shortfalls()
-	if len(missing) == 0 {
-		return "met"
-	}
-	return "**not met**: " + strings.Join(missing, ", ")
-}
-
-func yesNo(ok bool) string {
-	if ok {
-		return "yes"
-	}
-	return "**no**"
-}
-
-// secs formats a whole number of seconds as "310 s (5 min 10 s)".
-func secs(d time.Duration) string {
-	if d%time.Second != 0 {
-		return d.String()
-	}
-	n := int64(d / time.Second)
-	abs := max(n, -n)
-	if abs < 60 {
-		return fmt.Sprintf("%d s", n)
-	}
-	sign := ""
-	if n < 0 {
-		sign = "−"
-	}
-	if abs%60 == 0 {
-		return fmt.Sprintf("%d s (%s%d min)", n, sign, abs/60)
-	}
-	return fmt.Sprintf("%d s (%s%d min %d s)", n, sign, abs/60, abs%60)
 }

@@ -6,10 +6,8 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awseventstargets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -21,11 +19,24 @@ const (
 	CertificateMetricNamespace = "Passthrough"
 	CertificateMetricName      = "CertificateDaysToExpiry"
 	CertificateMetricDimension = "ServiceName"
-	// EnvServiceName carries the metric's dimension value into the container.
+	// EnvServiceName carries the metric's dimension value into the
+	// container: unless the service's Environment sets it, the stack's name
+	// and the service's path below it ("Payments/Api"), unique in an account
+	// and Region.
 	EnvServiceName = "SERVICE_NAME"
 	// DefaultCertificateExpiryDays is the alarm threshold: three weeks leave
 	// time for a manual renewal after the first notice.
 	DefaultCertificateExpiryDays = 21
+	// CertificateMetricMaxInterval is the longest time, in seconds, between
+	// two reports of the metric that the certificate expiry alarm tolerates:
+	// it looks at that many hours. The example server reports every hour
+	// (CERT_METRIC_INTERVAL_SECONDS), which leaves room for a missed report
+	// or a task being replaced; an image that reports less often is seen as
+	// not reporting at all.
+	CertificateMetricMaxInterval = 6 * certificateAlarmPeriod
+	// certificateAlarmPeriod is one hour, the period the alarm evaluates
+	// the metric in.
+	certificateAlarmPeriod = 3600
 )
 
 // AlarmProps configures the alarms of a [Service]. They are on by default.
@@ -34,7 +45,11 @@ type AlarmProps struct {
 	// Default: false.
 	Disabled *bool
 	// Topic receives the alarms' ALARM and OK notifications and the
-	// deployment rollback events.
+	// deployment rollback events. Its policy, and its KMS key's when the key
+	// is defined in the app, are extended to admit exactly these alarms and
+	// rules: any topic policy replaces SNS's default one, which would
+	// otherwise have let CloudWatch publish. An imported topic or key must
+	// allow them already (see the README).
 	// Default: none; the alarms change state in CloudWatch only.
 	Topic awssns.ITopic
 	// CertificateExpiryDays is the threshold of the certificate expiry
@@ -85,19 +100,16 @@ func (s *Service) addAlarms(r *resolved, floor *float64) {
 	if props != nil {
 		topic = props.Topic
 	}
-	path := *s.Node().Path()
-	stackName := *awscdk.Stack_Of(s).StackName()
+	stack := awscdk.Stack_Of(s)
+	path, stackName := r.names(s)
 	name := func(what string) *string {
 		return jsii.String(alarmName(stackName, path, what))
 	}
 	notify := func(alarm awscloudwatch.Alarm) awscloudwatch.Alarm {
-		if topic != nil {
-			action := awscloudwatchactions.NewSnsAction(topic)
-			alarm.AddAlarmAction(action)
-			alarm.AddOkAction(action)
-		}
+		notifyTopic(alarm, topic)
 		return alarm
 	}
+	admitAlarms(stack, stackName, topic)
 	minute := seconds(60)
 	metrics := s.TargetGroup.Metrics()
 
@@ -109,8 +121,9 @@ func (s *Service) addAlarms(r *resolved, floor *float64) {
 		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
 		EvaluationPeriods:  jsii.Number(3),
 	}))
+	unhealthy := name("unhealthy-targets")
 	s.Alarms.UnhealthyTargets = notify(awscloudwatch.NewAlarm(s, jsii.String("UnhealthyTargetsAlarm"), &awscloudwatch.AlarmProps{
-		AlarmName:          name("unhealthy-targets"),
+		AlarmName:          unhealthy,
 		AlarmDescription:   jsii.String(fmt.Sprintf("A target of %s failed its health checks for 2 minutes. A deployment that trips this alarm is rolled back.", path)),
 		Metric:             metrics.UnHealthyHostCount(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: minute}),
 		Threshold:          jsii.Number(0),
@@ -118,12 +131,22 @@ func (s *Service) addAlarms(r *resolved, floor *float64) {
 		EvaluationPeriods:  jsii.Number(2),
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	}))
-	s.Service.EnableDeploymentAlarms(&[]*string{s.Alarms.UnhealthyTargets.AlarmName()}, &awsecs.DeploymentAlarmOptions{
+	// The alarm's literal name, not its AlarmName() token: the service and
+	// the alarm then need no reference to each other (with the token,
+	// aws-cdk-lib prints a notice per service that the reference may become
+	// circular). The service still waits for the alarm, as it did with the
+	// reference, so a deployment never starts before its alarm exists.
+	s.Service.EnableDeploymentAlarms(&[]*string{unhealthy}, &awsecs.DeploymentAlarmOptions{
 		Behavior: awsecs.AlarmBehavior_ROLLBACK_ON_ALARM,
 	})
+	s.Service.Node().DefaultChild().Node().AddDependency(s.Alarms.UnhealthyTargets)
 
-	// A failed deployment is an event, not a metric: a rule reports it.
+	// A failed deployment is an event, not a metric: a rule reports it. Its
+	// name is fixed, like the alarms', so that a topic in another stack can
+	// admit exactly this rule (see sendRuleToTopic).
+	rule := ruleName(stackName, path, "rollback")
 	s.Alarms.RollbackRule = awsevents.NewRule(s, jsii.String("RollbackRule"), &awsevents.RuleProps{
+		RuleName:    jsii.String(rule),
 		Description: jsii.String(fmt.Sprintf("ECS rolled back a deployment of %s", path)),
 		EventPattern: &awsevents.EventPattern{
 			Source:     jsii.Strings("aws.ecs"),
@@ -133,7 +156,7 @@ func (s *Service) addAlarms(r *resolved, floor *float64) {
 		},
 	})
 	if topic != nil {
-		s.Alarms.RollbackRule.AddTarget(awseventstargets.NewSnsTopic(topic, nil))
+		sendRuleToTopic(s.Alarms.RollbackRule, stack, rule, topic)
 	}
 
 	if r.Certificate != nil {
@@ -149,18 +172,74 @@ func (s *Service) addAlarms(r *resolved, floor *float64) {
 				MetricName:    jsii.String(CertificateMetricName),
 				DimensionsMap: &map[string]*string{CertificateMetricDimension: r.metricServiceName},
 				Statistic:     jsii.String("Minimum"),
-				Period:        seconds(3600),
+				Period:        seconds(certificateAlarmPeriod),
 			}),
 			Threshold:          jsii.Number(days),
 			ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
-			EvaluationPeriods:  jsii.Number(1),
+			// Any hour of the last CertificateMetricMaxInterval with a
+			// datapoint below the threshold: an hour without one (a task
+			// restarting, a report landing just across an hour's boundary)
+			// is skipped, not taken for good news. Only when the whole
+			// window has none does the alarm go to INSUFFICIENT_DATA, which
+			// says the service stopped reporting.
+			EvaluationPeriods: jsii.Number(CertificateMetricMaxInterval / certificateAlarmPeriod),
+			DatapointsToAlarm: jsii.Number(1),
+			TreatMissingData:  awscloudwatch.TreatMissingData_MISSING,
 		}))
 	}
 }
 
 // alarmName is "<stack>-<path below the stack>-<what>", with the path's
-// slashes as hyphens: unique per stack, readable in a list of alarms.
+// slashes as hyphens: unique per stack, readable in a list of alarms, and
+// beginning with the stack's name, by which a topic admits the stack's
+// alarms (see notifyTopic).
 func alarmName(stack, path, what string) string {
-	rel := strings.TrimPrefix(path, stack+"/")
-	return stack + "-" + strings.ReplaceAll(rel, "/", "-") + "-" + what
+	return stack + "-" + strings.ReplaceAll(relativePath(stack, path), "/", "-") + "-" + what
+}
+
+// relativePath is path below the stack called stack.
+func relativePath(stack, path string) string {
+	return strings.TrimPrefix(path, stack+"/")
+}
+
+// addPortAllocationAlarm watches PortAllocationErrorCount. With client IP
+// preservation off, which is how Passthrough configures every target group,
+// the load balancer connects to a target from its own address and a source
+// port it allocates, and "Network Load Balancers support 55,000 simultaneous
+// connections or about 55,000 connections per minute to each unique target
+// (IP address and port)"; past that, connections fail with port allocation
+// errors, and "to fix port allocation errors, add more targets to the target
+// group" (Elastic Load Balancing, Network Load Balancers: client IP
+// preservation, and CloudWatch metrics). A non-zero count means dropped
+// client connections, so any error fires the alarm. The metric is only
+// published while errors occur, so missing data is not breaching.
+func (lb *LoadBalancer) addPortAllocationAlarm(props *AlarmProps) {
+	path := *lb.Node().Path()
+	lb.PortAllocationErrorsAlarm = awscloudwatch.NewAlarm(lb, jsii.String("PortAllocationErrorsAlarm"), &awscloudwatch.AlarmProps{
+		AlarmName:        jsii.String(alarmName(*awscdk.Stack_Of(lb).StackName(), path, "port-allocation-errors")),
+		AlarmDescription: jsii.String(fmt.Sprintf("%s could not allocate a source port for connections to a target, and dropped them: a target (IP address and port) is receiving more than about 55,000 simultaneous connections, or 55,000 per minute. Add targets: raise the service's desired count or auto scaling minimum.", path)),
+		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:     jsii.String("AWS/NetworkELB"),
+			MetricName:    jsii.String("PortAllocationErrorCount"),
+			DimensionsMap: &map[string]*string{"LoadBalancer": lb.nlb.LoadBalancerFullName()},
+			Statistic:     jsii.String("Sum"),
+			Period:        seconds(60),
+		}),
+		Threshold:          jsii.Number(0),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
+		EvaluationPeriods:  jsii.Number(1),
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	lb.notify(lb.PortAllocationErrorsAlarm, props)
+}
+
+// notify sends a load balancer alarm's notifications to the topic of props,
+// if any.
+func (lb *LoadBalancer) notify(alarm alarmWithActions, props *AlarmProps) {
+	if props == nil || props.Topic == nil {
+		return
+	}
+	notifyTopic(alarm, props.Topic)
+	stack := lb.stack()
+	admitAlarms(stack, *stack.StackName(), props.Topic)
 }

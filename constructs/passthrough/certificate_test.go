@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecr"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/jsii-runtime-go"
@@ -36,7 +38,7 @@ func TestCertificateArrivesAsECSSecretsNeverAsEnvironment(t *testing.T) {
 				map[string]any{"Name": "TLS_KEY", "ValueFrom": certArn + ":privateKey::"},
 			},
 			// Only the metric's service name, which the construct adds.
-			"Environment": []any{map[string]any{"Name": "SERVICE_NAME", "Value": "Api"}},
+			"Environment": []any{map[string]any{"Name": "SERVICE_NAME", "Value": "Test/Api"}},
 		})},
 	})
 	raw, _ := json.Marshal(tpl.JSON())
@@ -116,5 +118,42 @@ func TestCertificateWithoutSecretIsRefused(t *testing.T) {
 	err := cdktest.Invalid(t, func() { withCertificate(f, &passthrough.Certificate{}) })
 	if want := "passthrough: Test/Api: Certificate.Secret: is required"; err.Error() != want {
 		t.Errorf("error mismatch\ngot:  %s\nwant: %s", err, want)
+	}
+}
+
+// The execution role's AwsSolutions-IAM5 suppression covers
+// ecr:GetAuthorizationToken, which supports no resource but "*": no other
+// statement of the role may be on "*", whatever the image, certificate and
+// key, or the suppression would hide it.
+func TestExecutionRoleWildcardIsOnlyTheECRToken(t *testing.T) {
+	f := newFixture(t, false)
+	repo := awsecr.Repository_FromRepositoryName(f.stack, jsii.String("Repo"), jsii.String("payments-api"))
+	key := awskms.Key_FromKeyArn(f.stack, jsii.String("Key"), jsii.String("arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"))
+	p := f.service(443)
+	p.Image = awsecs.ContainerImage_FromEcrRepository(repo, jsii.String("1.4.2"))
+	p.Certificate = &passthrough.Certificate{
+		Secret:        awssecretsmanager.Secret_FromSecretCompleteArn(f.stack, jsii.String("Cert"), jsii.String(certArn)),
+		EncryptionKey: key,
+	}
+	svc := newFargate(f, "Api", p, 256, 512)
+	tpl := f.template(t)
+	role := logicalID(t, f.stack, svc.TaskDefinition.ExecutionRole())
+	wildcards := 0
+	for id, policy := range tpl.Resources("AWS::IAM::Policy") {
+		if roles, _ := json.Marshal(policy["Roles"]); !strings.Contains(string(roles), role) {
+			continue
+		}
+		for _, s := range policy["PolicyDocument"].(map[string]any)["Statement"].([]any) {
+			st := s.(map[string]any)
+			if res, _ := json.Marshal(st["Resource"]); strings.Contains(string(res), `"*"`) {
+				wildcards++
+				if st["Action"] != "ecr:GetAuthorizationToken" {
+					t.Errorf("%s: execution role statement on \"*\" allows %v, want only ecr:GetAuthorizationToken", id, st["Action"])
+				}
+			}
+		}
+	}
+	if wildcards != 1 {
+		t.Errorf("%d execution role statements on \"*\", want 1 (ecr:GetAuthorizationToken for the ECR image)", wildcards)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
@@ -52,7 +53,8 @@ type EC2CapacityProps struct {
 	// Default: 100.
 	TargetCapacityPercent *float64
 	// NotificationTopic receives the Auto Scaling group's launch, terminate
-	// and failure notifications.
+	// and failure notifications. Its policy, and its KMS key's when the key
+	// is defined in the app, are extended to admit Auto Scaling.
 	// Default: none; capacity changes show in ECS service events and the
 	// group's activity history.
 	NotificationTopic awssns.ITopic
@@ -83,6 +85,10 @@ type ClusterProps struct {
 	Cluster awsecs.ICluster
 	// CapacityProviderName of an existing cluster's EC2 capacity provider, used
 	// by EC2 services in their capacity provider strategy. Only with Cluster.
+	// The provider must be associated with the cluster before a service that
+	// uses it is created, and stay associated until the service is deleted:
+	// for a cluster imported from outside the app, Passthrough cannot order
+	// that.
 	// Default: EC2 services on an existing cluster use the EC2 launch type.
 	CapacityProviderName *string
 	// EC2 adds an Auto Scaling group of container instances, with a capacity
@@ -209,6 +215,27 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 		c.addEC2Capacity(cluster, props.EC2)
 	}
 	return c
+}
+
+// orderCapacityProviders makes svc, which places its tasks with a capacity
+// provider strategy, depend on the cluster's capacity provider
+// associations (AWS::ECS::ClusterCapacityProviderAssociations). A strategy
+// may only name capacity providers "that are already associated with a
+// cluster" (Amazon ECS API reference, CapacityProviderStrategyItem), and on
+// delete the association must outlive the service, or removing it fails
+// while tasks still drain ("The specified capacity provider is in use and
+// cannot be removed"; aws/containers-roadmap#631, aws/aws-cdk#15366,
+// aws/aws-cdk#18179). aws-cdk-lib creates the association from an aspect at
+// synthesis, as a child of the ECS cluster construct, and adds no such
+// dependency; a dependency on the cluster construct reaches it. For a
+// cluster in another stack it becomes a dependency between the stacks, in
+// the direction the service's reference to the cluster already takes; an
+// imported cluster has no resource to depend on, and its owner must keep
+// the capacity providers associated (see the README). The dependency is the
+// CloudFormation service's alone, not that of the scaling resources beneath
+// the service construct.
+func (c *Cluster) orderCapacityProviders(svc awsecs.BaseService) {
+	svc.Node().DefaultChild().Node().AddDependency(c.ECS)
 }
 
 // instanceSecurityGroup is the group that EC2 services open their dynamic
@@ -371,7 +398,9 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 		MinCapacity:    float64OrDefaultPtr(props.MinCapacity, defaultMinInstances),
 		MaxCapacity:    float64OrDefaultPtr(props.MaxCapacity, defaultMaxInstances),
 	})
-	if notifications == nil {
+	if notifications != nil {
+		admitAutoScaling(awscdk.Stack_Of(c), props.NotificationTopic)
+	} else {
 		suppressNag(asg, nagSuppression{
 			id:     "AwsSolutions-AS3",
 			reason: "The ECS capacity provider drives this group; its scaling shows in ECS service events and the group's activity history. Set EC2CapacityProps.NotificationTopic for notifications.",

@@ -83,6 +83,9 @@ func NewEC2Service(scope constructs.Construct, id *string, props *EC2ServiceProp
 		PlacementStrategies:        &placement,
 		CapacityProviderStrategies: strategies,
 	})
+	if strategies != nil {
+		r.Cluster.orderCapacityProviders(svc)
+	}
 	s.attach(svc, r, elbv2.TargetType_INSTANCE, instances,
 		awsec2.Port_TcpRange(jsii.Number(DynamicPortLow), jsii.Number(DynamicPortHigh)))
 	return s

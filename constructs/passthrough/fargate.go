@@ -38,10 +38,13 @@ type FargateServiceProps struct {
 	// discount, with a two-minute warning before AWS reclaims one. The base
 	// of DesiredCount on-demand tasks (2 by default) keeps the service's
 	// floor on capacity that is not reclaimed; three Spot tasks are placed
-	// for each further on-demand task. Fargate Spot supports only X86_64
-	// tasks, so it cannot be combined with ARM64. A new Cluster enables the
-	// Fargate capacity providers it needs; an existing cluster must have
-	// FARGATE and FARGATE_SPOT associated.
+	// for each further on-demand task. It combines with ARM64: "FARGATE_SPOT
+	// supports Linux tasks with the ARM64 architecture on platform version
+	// 1.4.0 or later" (Amazon ECS API reference, CapacityProviderStrategyItem;
+	// AWS What's New, September 2024). A new Cluster enables the Fargate
+	// capacity providers it needs, and the service waits for their
+	// association; an existing cluster must have FARGATE and FARGATE_SPOT
+	// associated for as long as the service exists.
 	// Default: false.
 	Spot *bool
 }
@@ -76,9 +79,6 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 	}
 	spot := props.Spot != nil && *props.Spot
 	arm := props.ARM64 != nil && *props.ARM64
-	if spot && arm {
-		v.fail("Spot", "true", "cannot run ARM64 tasks: Fargate Spot supports only X86_64; drop Spot or ARM64")
-	}
 	v.check()
 
 	var platform *awsecs.RuntimePlatform
@@ -131,6 +131,9 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 		SecurityGroups:             &[]awsec2.ISecurityGroup{sg},
 		PlatformVersion:            props.PlatformVersion,
 	})
+	if strategies != nil {
+		r.Cluster.orderCapacityProviders(svc)
+	}
 	s.attach(svc, r, elbv2.TargetType_IP, sg, tcpPort(*r.containerPort))
 	return s
 }

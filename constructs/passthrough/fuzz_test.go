@@ -3,6 +3,7 @@ package passthrough_test
 import (
 	"errors"
 	"math"
+	"runtime/debug"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -23,6 +24,17 @@ func FuzzServiceProps(f *testing.F) {
 	f.Add(0.0, 70000.0, 0.0, 300.0, 100.0, 1.0, 1.0, 11.0, 4000.0, 200.0, 150.0, "my app", true)
 	f.Add(443.5, -1.0, 1.0, 16384.0, 122880.0, 300.0, 10.0, 10.0, 0.0, 2.0, 0.0, "", false)
 	f.Fuzz(func(t *testing.T, listenerPort, containerPort, desired, cpu, memory, interval, healthy, unhealthy, dereg, stop, minHealthy float64, name string, ec2 bool) {
+		// A fuzzing worker's standard output and error go nowhere: an
+		// unrecovered panic kills it with exit status 2 and the
+		// coordinator reports only "fuzzing process hung or terminated
+		// unexpectedly". Report any panic that escapes the checks below
+		// as a failure with its message and stack, which the coordinator
+		// prints and records with the input.
+		defer func() {
+			if r := recover(); r != nil {
+				t.Fatalf("panicked outside the props under test: %v\n%s", r, debug.Stack())
+			}
+		}()
 		for _, d := range []float64{interval, dereg, stop} {
 			// aws-cdk-lib's Duration itself refuses these, before any
 			// Passthrough code runs.

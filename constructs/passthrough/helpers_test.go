@@ -137,3 +137,23 @@ func runInvalid(t *testing.T, cases []invalidCase) {
 		})
 	}
 }
+
+// dependsOn returns the logical IDs in the DependsOn of resource id.
+func dependsOn(t *testing.T, tpl *cdktest.Template, id string) map[string]bool {
+	t.Helper()
+	resources, _ := tpl.JSON()["Resources"].(map[string]any)
+	res, ok := resources[id].(map[string]any)
+	if !ok {
+		t.Fatalf("no resource %s", id)
+	}
+	deps := map[string]bool{}
+	switch d := res["DependsOn"].(type) {
+	case string:
+		deps[d] = true
+	case []any:
+		for _, e := range d {
+			deps[e.(string)] = true
+		}
+	}
+	return deps
+}

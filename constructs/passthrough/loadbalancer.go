@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -87,9 +86,10 @@ type LoadBalancerProps struct {
 	// client ranges. It can be changed on an existing load balancer.
 	// Default: false.
 	EnforceSecurityGroupOnPrivateLink *bool
-	// Alarms configures the load balancer's TCP reset alarm: Topic and
-	// Disabled apply, CertificateExpiryDays does not.
-	// Default: the alarm on, with no notification topic.
+	// Alarms configures the load balancer's alarms, on TCP resets and on
+	// source port allocation errors: Topic and Disabled apply,
+	// CertificateExpiryDays does not.
+	// Default: the alarms on, with no notification topic.
 	Alarms *AlarmProps
 }
 
@@ -114,6 +114,11 @@ type LoadBalancer struct {
 	// than they usually do; nil when alarms are disabled or the load
 	// balancer is imported.
 	TargetResetsAlarm awscloudwatch.AnomalyDetectionAlarm
+	// PortAllocationErrorsAlarm fires when the load balancer could not
+	// allocate a source port to reach a target (see
+	// addPortAllocationAlarm); nil when alarms are disabled or the load
+	// balancer is imported.
+	PortAllocationErrorsAlarm awscloudwatch.Alarm
 
 	allowedClients []awsec2.IPeer
 	// listeners maps each listener port in use to the path of the service
@@ -269,6 +274,7 @@ func NewLoadBalancer(scope constructs.Construct, id *string, props *LoadBalancer
 
 	if props.Alarms.enabled() {
 		lb.addResetsAlarm(props.Alarms)
+		lb.addPortAllocationAlarm(props.Alarms)
 	}
 
 	awscdk.NewCfnOutput(lb, jsii.String("DNSName"), &awscdk.CfnOutputProps{
@@ -301,11 +307,7 @@ func (lb *LoadBalancer) addResetsAlarm(props *AlarmProps) {
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_UPPER_THRESHOLD,
 		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
 	})
-	if props != nil && props.Topic != nil {
-		action := awscloudwatchactions.NewSnsAction(props.Topic)
-		lb.TargetResetsAlarm.AddAlarmAction(action)
-		lb.TargetResetsAlarm.AddOkAction(action)
-	}
+	lb.notify(lb.TargetResetsAlarm, props)
 }
 
 func newLoadBalancer(scope constructs.Construct, id *string) *LoadBalancer {

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
@@ -22,9 +23,9 @@ func TestAlarmsAreOnByDefaultAndRollBackDeployments(t *testing.T) {
 	tpl := f.template(t)
 	tg := logicalID(t, f.stack, svc.TargetGroup)
 
-	// Two for the service (no certificate, so no expiry alarm), one for the
+	// Two for the service (no certificate, so no expiry alarm), two for the
 	// load balancer.
-	tpl.Count(typeAlarm, 3)
+	tpl.Count(typeAlarm, 4)
 	tpl.Has(typeAlarm, map[string]any{
 		"AlarmName":          "Test-Api-healthy-targets-below-floor",
 		"MetricName":         "HealthyHostCount",
@@ -45,16 +46,24 @@ func TestAlarmsAreOnByDefaultAndRollBackDeployments(t *testing.T) {
 		"ComparisonOperator": "GreaterThanThreshold",
 		"EvaluationPeriods":  2,
 	})
-	// A rollout that trips the unhealthy-targets alarm is rolled back.
+	// A rollout that trips the unhealthy-targets alarm is rolled back. The
+	// alarm is named by its literal name, and the service waits for it.
+	services := tpl.Resources(typeService)
 	tpl.Has(typeService, map[string]any{
 		"DeploymentConfiguration": assertions.Match_ObjectLike(&map[string]any{
 			"Alarms": map[string]any{
-				"AlarmNames": []any{map[string]any{"Ref": logicalID(t, f.stack, svc.Alarms.UnhealthyTargets)}},
+				"AlarmNames": []any{"Test-Api-unhealthy-targets"},
 				"Enable":     true,
 				"Rollback":   true,
 			},
 		}),
 	})
+	if len(services) != 1 {
+		t.Fatalf("%d services, want 1", len(services))
+	}
+	if deps := dependsOn(t, tpl, logicalID(t, f.stack, svc.Service)); !deps[logicalID(t, f.stack, svc.Alarms.UnhealthyTargets)] {
+		t.Errorf("the service depends on %v, not on its deployment alarm", deps)
+	}
 	tpl.Has("AWS::Events::Rule", map[string]any{
 		"EventPattern": map[string]any{
 			"source":      []any{"aws.ecs"},
@@ -62,7 +71,26 @@ func TestAlarmsAreOnByDefaultAndRollBackDeployments(t *testing.T) {
 			"resources":   []any{map[string]any{"Ref": logicalID(t, f.stack, svc.Service)}},
 			"detail":      map[string]any{"eventName": []any{"SERVICE_DEPLOYMENT_FAILED"}},
 		},
+		"Name": "Test-Api-rollback",
 	})
+}
+
+// The deployment alarm is passed by its literal name, so aws-cdk-lib prints
+// no notice that the reference may become circular: synthesizing a service
+// records no info or warning annotation.
+func TestServicesSynthesizeWithoutNotices(t *testing.T) {
+	f := newFixture(t, true)
+	f.fargate("Api", 443)
+	f.ec2("Admin", 9443)
+	annotations := assertions.Annotations_FromStack(f.stack)
+	for kind, found := range map[string]*[]*cxapi.SynthesisMessage{
+		"info":    annotations.FindInfo(jsii.String("*"), assertions.Match_AnyValue()),
+		"warning": annotations.FindWarning(jsii.String("*"), assertions.Match_AnyValue()),
+	} {
+		for _, m := range *found {
+			t.Errorf("%s annotation on %s: %v", kind, *m.Id, m.Entry.Data)
+		}
+	}
 }
 
 func TestAlarmsNotifyTheTopicAndCertificateExpiryIsWatched(t *testing.T) {
@@ -75,15 +103,22 @@ func TestAlarmsNotifyTheTopicAndCertificateExpiryIsWatched(t *testing.T) {
 	tpl := f.template(t)
 	topicRef := map[string]any{"Ref": logicalID(t, f.stack, topic)}
 
-	tpl.Count(typeAlarm, 4) // three of the service's, one of the load balancer's
+	tpl.Count(typeAlarm, 5) // three of the service's, two of the load balancer's
 	tpl.CountWith(typeAlarm, map[string]any{"AlarmActions": []any{topicRef}, "OKActions": []any{topicRef}}, 3)
+	// Any hour of the last six with a datapoint below the threshold fires
+	// the alarm; hours without one are skipped, so a report that misses an
+	// hour does not blind it, and six hours without any leave it in
+	// INSUFFICIENT_DATA.
 	tpl.Has(typeAlarm, map[string]any{
 		"AlarmName":          "Test-Api-certificate-expiry",
 		"Namespace":          "Passthrough",
 		"MetricName":         "CertificateDaysToExpiry",
-		"Dimensions":         []any{map[string]any{"Name": "ServiceName", "Value": "Api"}},
+		"Dimensions":         []any{map[string]any{"Name": "ServiceName", "Value": "Test/Api"}},
 		"Statistic":          "Minimum",
 		"Period":             3600,
+		"EvaluationPeriods":  6,
+		"DatapointsToAlarm":  1,
+		"TreatMissingData":   "missing",
 		"Threshold":          30,
 		"ComparisonOperator": "LessThanThreshold",
 	})
@@ -101,8 +136,9 @@ func TestAlarmsCanBeTurnedOff(t *testing.T) {
 	p.Alarms = &passthrough.AlarmProps{Disabled: jsii.Bool(true)}
 	newFargate(f, "Api", p, 256, 512)
 	tpl := f.template(t)
-	tpl.Count(typeAlarm, 1) // the load balancer's, which has its own switch
+	tpl.Count(typeAlarm, 2) // the load balancer's, which have their own switch
 	tpl.CountWith(typeAlarm, map[string]any{"AlarmName": "Test-LB-target-resets"}, 1)
+	tpl.CountWith(typeAlarm, map[string]any{"AlarmName": "Test-LB-port-allocation-errors"}, 1)
 	tpl.Count("AWS::Events::Rule", 0)
 	tpl.Has(typeService, map[string]any{
 		// aws-cdk-lib's default flags write a disabled alarm block.
@@ -138,6 +174,8 @@ func TestAutoScalingTracksCPUAndMemoryAndKeepsTheFloor(t *testing.T) {
 	tpl.Has(typeAlarm, map[string]any{"MetricName": "HealthyHostCount", "Threshold": 2})
 }
 
+// Graviton, Fargate Spot, and both together: AWS supports Fargate Spot for
+// ARM64 tasks on platform version 1.4.0 and later.
 func TestFargateARM64AndSpot(t *testing.T) {
 	f := newFixture(t, false)
 	passthrough.NewFargateService(f.stack, jsii.String("Arm"), &passthrough.FargateServiceProps{
@@ -146,16 +184,21 @@ func TestFargateARM64AndSpot(t *testing.T) {
 	passthrough.NewFargateService(f.stack, jsii.String("Cheap"), &passthrough.FargateServiceProps{
 		ServiceProps: f.service(8443), Spot: jsii.Bool(true),
 	})
-	tpl := f.template(t)
-	tpl.Has(typeTaskDef, map[string]any{
-		"RuntimePlatform": map[string]any{"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"},
+	both := passthrough.NewFargateService(f.stack, jsii.String("CheapArm"), &passthrough.FargateServiceProps{
+		ServiceProps: f.service(9443), Spot: jsii.Bool(true), ARM64: jsii.Bool(true),
 	})
+	tpl := f.template(t)
+	tpl.CountWith(typeTaskDef, map[string]any{
+		"RuntimePlatform": map[string]any{"CpuArchitecture": "ARM64", "OperatingSystemFamily": "LINUX"},
+	}, 2)
+	spot := []any{
+		map[string]any{"CapacityProvider": "FARGATE", "Base": 2, "Weight": 1},
+		map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 3},
+	}
+	tpl.CountWith(typeService, map[string]any{"LaunchType": assertions.Match_Absent(), "CapacityProviderStrategy": spot}, 2)
 	tpl.Has(typeService, map[string]any{
-		"LaunchType": assertions.Match_Absent(),
-		"CapacityProviderStrategy": []any{
-			map[string]any{"CapacityProvider": "FARGATE", "Base": 2, "Weight": 1},
-			map[string]any{"CapacityProvider": "FARGATE_SPOT", "Weight": 3},
-		},
+		"CapacityProviderStrategy": spot,
+		"TaskDefinition":           map[string]any{"Ref": logicalID(t, f.stack, both.TaskDefinition)},
 	})
 	tpl.Has("AWS::ECS::ClusterCapacityProviderAssociations", map[string]any{
 		"CapacityProviders": assertions.Match_ArrayWith(&[]any{"FARGATE", "FARGATE_SPOT"}),
@@ -250,15 +293,6 @@ func TestProductionOptionsValidation(t *testing.T) {
 			want: "passthrough: Test/Api: AutoScaling.TargetCPUPercent 100: must be a whole number from 10 to 95",
 		},
 		{
-			name: "Fargate Spot with ARM64",
-			build: func(f *fixture) {
-				passthrough.NewFargateService(f.stack, jsii.String("Api"), &passthrough.FargateServiceProps{
-					ServiceProps: f.service(443), ARM64: jsii.Bool(true), Spot: jsii.Bool(true),
-				})
-			},
-			want: "passthrough: Test/Api: Spot true: cannot run ARM64 tasks: Fargate Spot supports only X86_64; drop Spot or ARM64",
-		},
-		{
 			name: "certificate expiry threshold of zero days",
 			build: func(f *fixture) {
 				p := f.service(443)
@@ -296,7 +330,7 @@ func TestLoadBalancerAlarmsOnTargetResets(t *testing.T) {
 		Vpc: cluster.Vpc, Alarms: &passthrough.AlarmProps{Disabled: jsii.Bool(true)},
 	})
 	tpl := cdktest.TemplateOf(t, stack)
-	tpl.Count(typeAlarm, 1)
+	tpl.Count(typeAlarm, 2)
 	tpl.Has(typeAlarm, map[string]any{
 		"AlarmName":          "Test-LB-target-resets",
 		"ComparisonOperator": "GreaterThanUpperThreshold",
@@ -316,6 +350,39 @@ func TestLoadBalancerAlarmsOnTargetResets(t *testing.T) {
 	})
 	if lb.TargetResetsAlarm == nil {
 		t.Error("TargetResetsAlarm is nil")
+	}
+}
+
+// Any port allocation error (a target past about 55,000 connections from
+// the load balancer) fires the load balancer's alarm, which notifies the
+// topic; no data, which is what the metric reports while there are no
+// errors, is not breaching.
+func TestLoadBalancerAlarmsOnPortAllocationErrors(t *testing.T) {
+	stack := cdktest.NewStack(t)
+	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), nil)
+	topic := awssns.NewTopic(stack, jsii.String("Ops"), nil)
+	lb := passthrough.NewLoadBalancer(stack, jsii.String("LB"), &passthrough.LoadBalancerProps{
+		Vpc: cluster.Vpc, Alarms: &passthrough.AlarmProps{Topic: topic},
+	})
+	tpl := cdktest.TemplateOf(t, stack)
+	topicRef := map[string]any{"Ref": logicalID(t, stack, topic)}
+	tpl.Has(typeAlarm, map[string]any{
+		"AlarmName":          "Test-LB-port-allocation-errors",
+		"Namespace":          "AWS/NetworkELB",
+		"MetricName":         "PortAllocationErrorCount",
+		"Dimensions":         []any{map[string]any{"Name": "LoadBalancer", "Value": getAtt(logicalID(t, stack, lb.NLB), "LoadBalancerFullName")}},
+		"Statistic":          "Sum",
+		"Period":             60,
+		"Threshold":          0,
+		"ComparisonOperator": "GreaterThanThreshold",
+		"EvaluationPeriods":  1,
+		"TreatMissingData":   "notBreaching",
+		"AlarmActions":       []any{topicRef},
+		"OKActions":          []any{topicRef},
+		"AlarmDescription":   assertions.Match_StringLikeRegexp(jsii.String("Add targets")),
+	})
+	if lb.PortAllocationErrorsAlarm == nil {
+		t.Error("PortAllocationErrorsAlarm is nil")
 	}
 }
 

@@ -42,7 +42,7 @@ func TestConstructsWorkAsScopes(t *testing.T) {
 	if got, want := childIDs(api), []string{"HealthyTargetsAlarm", "Listener", "Logs", "RollbackRule", "SecurityGroup", "Service", "TargetGroup", "TaskDefinition", "UnhealthyTargetsAlarm"}; !slices.Equal(got, want) {
 		t.Errorf("service children = %v, want %v", got, want)
 	}
-	if got, want := childIDs(f.lb), []string{"DNSName", "NLB", "SecurityGroup", "TargetResetsAlarm"}; !slices.Equal(got, want) {
+	if got, want := childIDs(f.lb), []string{"DNSName", "NLB", "PortAllocationErrorsAlarm", "SecurityGroup", "TargetResetsAlarm"}; !slices.Equal(got, want) {
 		t.Errorf("load balancer children = %v, want %v", got, want)
 	}
 	if got, want := childIDs(f.cluster), []string{"Cluster", "Vpc"}; !slices.Equal(got, want) {

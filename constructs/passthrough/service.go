@@ -225,6 +225,18 @@ type resolved struct {
 	metricServiceName *string
 	// environment is Environment plus what the construct adds.
 	environment map[string]*string
+	// path and stackName name the service, once looked up (see names).
+	path, stackName string
+}
+
+// names returns the construct path of the service s and the name of its
+// stack, looking them up once.
+func (r *resolved) names(s constructs.IConstruct) (path, stackName string) {
+	if r.path == "" {
+		r.path = *s.Node().Path()
+		r.stackName = *awscdk.Stack_Of(s).StackName()
+	}
+	return r.path, r.stackName
 }
 
 type deployment struct {
@@ -302,7 +314,12 @@ func (p *ServiceProps) validate(v *validator) *resolved {
 	if p.Certificate != nil && p.Alarms.enabled() {
 		r.metricServiceName = p.Environment[EnvServiceName]
 		if r.metricServiceName == nil {
-			r.metricServiceName = v.scope.Node().Id()
+			// Stack and path, not the construct ID alone: metrics are per
+			// account and Region, and two stacks there that both have an
+			// "Api" would otherwise report into one series, each alarm
+			// firing for the other's certificate.
+			path, stackName := r.names(v.scope)
+			r.metricServiceName = jsii.String(stackName + "/" + relativePath(stackName, path))
 			r.environment = map[string]*string{EnvServiceName: r.metricServiceName}
 			for k, val := range p.Environment {
 				r.environment[k] = val

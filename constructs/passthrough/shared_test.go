@@ -87,7 +87,7 @@ func TestServiceInAnotherStackReferencesTheLoadBalancerOneWay(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := newSharedApp(t, tc.ctx)
-			assembly := a.app.Synth(nil)
+			assembly := cdktest.Synth(t, a.app)
 			network := assembly.GetStackByName(jsii.String("Network"))
 			services := assembly.GetStackByName(jsii.String("Services"))
 
@@ -175,7 +175,7 @@ func TestMutualGrantsThroughANetworkStackAreNoCycle(t *testing.T) {
 	}
 	services["Billing"].GrantConnect(services["Orders"], "BILLING_ADDRESS")
 	services["Orders"].GrantConnect(services["Billing"], "ORDERS_ADDRESS")
-	assembly := app.Synth(nil)
+	assembly := cdktest.Synth(t, app)
 	for name, want := range map[string][]string{"Network": nil, "Orders": {"Network"}, "Billing": {"Network"}} {
 		refs := map[string]bool{}
 		for _, r := range crossStackRefs(t, assembly.GetStackByName(jsii.String(name)).Template()) {

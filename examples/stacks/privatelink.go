@@ -62,7 +62,7 @@ func NewPrivateLinkProviderStack(scope constructs.Construct, id string, props *P
 		Vpc:            cluster.Vpc,
 		InternetFacing: jsii.Bool(false),
 	})
-	service := tlsServerProps("Api", props.Workload, cert, false)
+	service := tlsServerProps(props.Workload, cert, false)
 	service.Cluster = cluster
 	service.LoadBalancer = lb
 	service.ListenerPort = jsii.Number(ProviderPort)
@@ -107,7 +107,7 @@ func NewPrivateLinkConsumerStack(scope constructs.Construct, id string, props *P
 		Vpc:            cluster.Vpc,
 		InternetFacing: jsii.Bool(false),
 	})
-	service := tlsServerProps("Client", props.Workload, cert, false)
+	service := tlsServerProps(props.Workload, cert, false)
 	service.Cluster = cluster
 	service.LoadBalancer = lb
 	client := passthrough.NewFargateService(stack, jsii.String("Client"), &passthrough.FargateServiceProps{ServiceProps: service})

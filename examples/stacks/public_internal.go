@@ -54,7 +54,7 @@ func NewPublicAndInternalStack(scope constructs.Construct, id string, props *Pub
 	lb.AddPrivateDNSName(zone, InternalRecordName)
 
 	newService := func(name string, port float64) *passthrough.Service {
-		service := tlsServerProps(name, props.Workload, cert, false)
+		service := tlsServerProps(props.Workload, cert, false)
 		service.Cluster = cluster
 		service.LoadBalancer = lb
 		service.ListenerPort = jsii.Number(port)

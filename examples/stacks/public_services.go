@@ -26,20 +26,24 @@ type PublicServicesStackProps struct {
 // publicService is one of the three services of architecture 1, each on its
 // own listener port of the shared load balancer. On Fargate each shows a
 // production option: auto scaling (Api), mutual TLS on Graviton (Partners)
-// and Fargate Spot above an on-demand base (Admin).
+// and Fargate Spot on Graviton above an on-demand base (Admin). Admin also
+// takes PROXY protocol v2, on Fargate and EC2, so that its logs carry the
+// client's address; the local end-to-end proof in examples/tlsserver runs
+// that path against the synthesized template.
 type publicService struct {
-	id           string
-	listenerPort float64
-	mutualTLS    bool
-	autoScaling  bool
-	arm64        bool
-	spot         bool
+	id            string
+	listenerPort  float64
+	mutualTLS     bool
+	autoScaling   bool
+	arm64         bool
+	spot          bool
+	proxyProtocol bool
 }
 
 var publicServices = []publicService{
 	{id: "Api", listenerPort: 443, autoScaling: true},
 	{id: "Partners", listenerPort: 8443, mutualTLS: true, arm64: true},
-	{id: "Admin", listenerPort: 9443, spot: true},
+	{id: "Admin", listenerPort: 9443, arm64: true, spot: true, proxyProtocol: true},
 }
 
 // NewPublicServicesStack is architecture 1 of the design: clients on the
@@ -73,13 +77,20 @@ func NewPublicServicesStack(scope constructs.Construct, id string, props *Public
 		if props.EC2 || svc.arm64 {
 			workload = props.WorkloadARM64
 		}
-		service := tlsServerProps(svc.id, workload, cert, svc.mutualTLS)
+		service := tlsServerProps(workload, cert, svc.mutualTLS)
 		service.Cluster = cluster
 		service.LoadBalancer = lb
 		service.ListenerPort = jsii.Number(svc.listenerPort)
 		service.Alarms = &passthrough.AlarmProps{Topic: ops}
 		if svc.autoScaling {
 			service.AutoScaling = &passthrough.AutoScalingProps{MaxCapacity: jsii.Number(6)}
+		}
+		var extraEnvironment []string
+		if svc.proxyProtocol {
+			// The target group sends the header; the server must expect it.
+			service.ProxyProtocol = jsii.Bool(true)
+			service.Environment["PROXY_PROTOCOL"] = jsii.String("v2")
+			extraEnvironment = append(extraEnvironment, "PROXY_PROTOCOL")
 		}
 		var s *passthrough.Service
 		if props.EC2 {
@@ -91,7 +102,7 @@ func NewPublicServicesStack(scope constructs.Construct, id string, props *Public
 				Spot:         jsii.Bool(svc.spot),
 			})
 		}
-		acknowledgePlainEnvironment(s)
+		acknowledgePlainEnvironment(s, extraEnvironment...)
 	}
 	return stack
 }

@@ -70,7 +70,7 @@ func NewServiceToServiceStack(scope constructs.Construct, id string, props *Serv
 		})
 		lb.AddPrivateDNSName(zone, strings.ToLower(name))
 
-		service := tlsServerProps(name, props.Workload, cert, false)
+		service := tlsServerProps(props.Workload, cert, false)
 		service.Cluster = cluster
 		service.LoadBalancer = lb
 		if props.EC2 {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecrassets"
@@ -175,16 +176,25 @@ func exampleServer(scope constructs.Construct, platform awsecrassets.Platform) W
 // before CloudFormation creates anything, naming the parameter.
 const CertificateParameter = "CertificateSecretArn"
 
+// CertificateParameterPattern is the parameter's AllowedPattern: the
+// complete ARN of a secret, ending in the hyphen and six random characters
+// that Secrets Manager appends to the name. The tasks' execution role may
+// read exactly the ARN given, so a partial ARN (without the suffix) would
+// deploy, and every task would then fail to start, unable to read its
+// certificate (ResourceInitializationError). Secret names are ASCII
+// letters, digits and /_+=.@- (Secrets Manager, CreateSecret).
+const CertificateParameterPattern = `^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$`
+
 // certificateSecret declares the certificate parameter in stack and returns
 // the secret it names.
 func certificateSecret(stack awscdk.Stack) awssecretsmanager.ISecret {
 	arn := awscdk.NewCfnParameter(stack, jsii.String(CertificateParameter), &awscdk.CfnParameterProps{
 		Type: jsii.String("String"),
-		Description: jsii.String("ARN of the Secrets Manager secret with the services' TLS certificate: a JSON object with the PEM fields " +
+		Description: jsii.String("Complete ARN of the Secrets Manager secret with the services' TLS certificate: a JSON object with the PEM fields " +
 			"certificate, privateKey and clientCA (examples/tlsserver -gen-cert writes one). Set it with " +
-			"cdk deploy --parameters " + CertificateParameter + "=arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME"),
-		AllowedPattern:        jsii.String(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$`),
-		ConstraintDescription: jsii.String("must be the full ARN of a Secrets Manager secret (cdk deploy --parameters " + CertificateParameter + "=arn:...)"),
+			"cdk deploy --parameters " + CertificateParameter + "=arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf"),
+		AllowedPattern:        jsii.String(CertificateParameterPattern),
+		ConstraintDescription: jsii.String("must be the complete ARN of a Secrets Manager secret, ending in the hyphen and 6 characters Secrets Manager appends to its name (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf, as aws secretsmanager describe-secret --query ARN prints it): the tasks may read exactly that ARN, and a partial one would leave them unable to read the certificate"),
 	})
 	awscdk.Validations_Of(stack).Acknowledge(&awscdk.Acknowledgment{
 		Id:     jsii.String("CloudFormation-Validate::W2509"),
@@ -201,8 +211,10 @@ const shutdownTimeoutSeconds = passthrough.DefaultStopTimeout - 15
 
 // tlsServerProps are the ServiceProps every example service shares: the
 // workload, its certificate from the parameter's secret, its shutdown budget
-// and its health check.
-func tlsServerProps(name string, workload Workload, cert awssecretsmanager.ISecret, mutualTLS bool) passthrough.ServiceProps {
+// and its health check. SERVICE_NAME, the dimension of the certificate
+// metric, is left to Passthrough's default (stack and path), which keeps
+// the services of the same name in different example stacks apart.
+func tlsServerProps(workload Workload, cert awssecretsmanager.ISecret, mutualTLS bool) passthrough.ServiceProps {
 	certificate := &passthrough.Certificate{Secret: cert}
 	if mutualTLS {
 		certificate.ClientCAField = jsii.String("clientCA")
@@ -211,7 +223,6 @@ func tlsServerProps(name string, workload Workload, cert awssecretsmanager.ISecr
 		Image:       workload.Image,
 		Certificate: certificate,
 		Environment: map[string]*string{
-			"SERVICE_NAME":             jsii.String(name),
 			"SHUTDOWN_TIMEOUT_SECONDS": jsii.String(fmt.Sprint(shutdownTimeoutSeconds)),
 		},
 		ContainerHealthCheck: workload.HealthCheck,
@@ -221,13 +232,18 @@ func tlsServerProps(name string, workload Workload, cert awssecretsmanager.ISecr
 
 // acknowledgePlainEnvironment records for cdk-nag (rule AwsSolutions-ECS2)
 // why the example server's task definition has plain environment
-// variables: they hold its name and shutdown budget, nothing secret. Its
-// certificate and key arrive as ECS secrets, and Passthrough refuses
-// TLS_CERT, TLS_KEY and TLS_CLIENT_CA in plain environment.
-func acknowledgePlainEnvironment(s *passthrough.Service) {
+// variables: they hold its name and shutdown budget, and the settings named
+// in extra, nothing secret. Its certificate and key arrive as ECS secrets,
+// and Passthrough refuses TLS_CERT, TLS_KEY and TLS_CLIENT_CA in plain
+// environment.
+func acknowledgePlainEnvironment(s *passthrough.Service, extra ...string) {
+	names := "SERVICE_NAME and SHUTDOWN_TIMEOUT_SECONDS"
+	if len(extra) > 0 {
+		names = "SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS, " + strings.Join(extra, ", ")
+	}
 	cdknag.NagSuppressions_AddResourceSuppressions(s.TaskDefinition, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-ECS2"),
-		Reason: jsii.String("Plain environment holds only SERVICE_NAME and SHUTDOWN_TIMEOUT_SECONDS; certificate and key arrive as ECS secrets from Secrets Manager"),
+		Reason: jsii.String("Plain environment holds only " + names + "; certificate and key arrive as ECS secrets from Secrets Manager"),
 	}}, jsii.Bool(false))
 }
 

@@ -27,7 +27,7 @@ const ecsDefaultStopTimeout = 30 * time.Second
 // TestPassthroughAsSynthesized runs the passthrough checks of
 // TestPassthrough once per NLB listener of the synthesized stack, with what
 // the template says: the listener port, the target group's protocol and
-// PROXY protocol setting, the container's port, environment and secrets
+// PROXY protocol setting (on for at least one listener, required), the container's port, environment and secrets
 // (the secret names decide which PEMs the test supplies, and so whether
 // mutual TLS is on), and its StopTimeout as the bound on a clean SIGTERM
 // exit.
@@ -54,6 +54,12 @@ func TestPassthroughAsSynthesized(t *testing.T) {
 	slices.SortFunc(cases, func(a, b *listenerCase) int {
 		return cmp.Or(cmp.Compare(a.ListenerPort, b.ListenerPort), cmp.Compare(a.ListenerID, b.ListenerID))
 	})
+	// One example service turns PROXY protocol on, so the PROXY path runs
+	// against the synthesized template too, not only against a hand-set
+	// environment (TestProxyProtocol).
+	if !slices.ContainsFunc(cases, func(c *listenerCase) bool { return c.ProxyProtocolV2 }) {
+		t.Fatalf("%s: no listener's target group has proxy_protocol_v2.enabled, so the PROXY path would go unproven against the template", synthesizedTemplate)
+	}
 
 	pki := newTestPKI(t)
 	for _, c := range cases {

@@ -10,15 +10,18 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
+	_ "github.com/passthrough-cdk/passthrough/internal/golden" // accepts the -update of `go test ./... -update`
 )
 
 // RepoRoot is the repository's root directory.
@@ -180,4 +183,80 @@ func Invalid(t testing.TB, f func()) (got *passthrough.ValidationError) {
 	}()
 	f()
 	return nil
+}
+
+// Synth synthesizes app and returns its cloud assembly. A synthesis error
+// fails the test instead of panicking, which would abort the whole test
+// binary and hide every other result: the message is the jsii error's first
+// lines and, when aws-cdk-lib wrote a validation report before refusing the
+// app (strict CloudFormation validation, policy-validation plugins), every
+// violation in it, read while the app's output directory still exists.
+func Synth(t testing.TB, app awscdk.App) cxapi.CloudAssembly {
+	t.Helper()
+	var assembly cxapi.CloudAssembly
+	err := catch(func() { assembly = app.Synth(nil) })
+	if err == nil {
+		return assembly
+	}
+	// The error names the report's path, a temporary directory the test
+	// removes: the findings themselves are what the failure shows.
+	err = errors.New(reportPath.ReplaceAllString(err.Error(), ""))
+	findings, reportErr := ValidationFindings(*app.Outdir())
+	switch {
+	case reportErr != nil:
+		t.Fatalf("synthesis failed: %v", err)
+	case len(findings) == 0:
+		t.Fatalf("synthesis failed: %v (the validation report lists no violation)", err)
+	default:
+		t.Fatalf("synthesis failed: %v\n%s", err, strings.Join(findings, "\n"))
+	}
+	return nil
+}
+
+// reportPath is the sentence of a ValidationFailed error that points at the
+// report file.
+var reportPath = regexp.MustCompile(` ?A copy of this report can be found in: \S+`)
+
+// ValidationFindings reads the validation report that aws-cdk-lib writes
+// into an assembly directory and returns one line per violation and per
+// plugin whose conclusion is not "success". A missing report is an error:
+// the built-in validation did not run.
+func ValidationFindings(outdir string) ([]string, error) {
+	raw, err := os.ReadFile(filepath.Join(outdir, "validation-report.json"))
+	if err != nil {
+		return nil, err
+	}
+	var report struct {
+		PluginReports []struct {
+			PluginName string `json:"pluginName"`
+			Conclusion string `json:"conclusion"`
+			Violations []struct {
+				RuleName            string `json:"ruleName"`
+				Description         string `json:"description"`
+				ViolatingConstructs []struct {
+					ConstructPath string `json:"constructPath"`
+				} `json:"violatingConstructs"`
+			} `json:"violations"`
+		} `json:"pluginReports"`
+	}
+	if err := json.Unmarshal(raw, &report); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", filepath.Join(outdir, "validation-report.json"), err)
+	}
+	if len(report.PluginReports) == 0 {
+		return nil, errors.New("the validation report has no plugin report: the built-in validation did not run")
+	}
+	var findings []string
+	for _, p := range report.PluginReports {
+		if p.Conclusion != "success" && len(p.Violations) == 0 {
+			findings = append(findings, fmt.Sprintf("%s: conclusion %s", p.PluginName, p.Conclusion))
+		}
+		for _, v := range p.Violations {
+			var where []string
+			for _, c := range v.ViolatingConstructs {
+				where = append(where, c.ConstructPath)
+			}
+			findings = append(findings, fmt.Sprintf("%s: %s: %s (%s)", p.PluginName, v.RuleName, v.Description, strings.Join(where, ", ")))
+		}
+	}
+	return findings, nil
 }

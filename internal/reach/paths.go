@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/passthrough-cdk/passthrough/internal/cfn"
 )
 
 // listenerProtocols are the IP protocols a listener receives.
@@ -93,7 +95,7 @@ func (a *analysis) path(l *Listener, lb *LoadBalancer, tg *TargetGroup, reg *reg
 	// nodes, to the traffic port unless the target group names another.
 	health := p.TargetPorts
 	if tg.HealthCheckPort != "traffic-port" {
-		n, ok := integer(tg.HealthCheckPort)
+		n, ok := cfn.Integer(tg.HealthCheckPort)
 		if ok {
 			health = Port(n)
 		} else {

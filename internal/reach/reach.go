@@ -31,6 +31,8 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+
+	"github.com/passthrough-cdk/passthrough/internal/cfn"
 )
 
 // Direction of a security group rule.
@@ -386,7 +388,7 @@ type Report struct {
 // map. It fails only for a template that is not a CloudFormation template;
 // anything it cannot follow inside one is reported in the Report.
 func Analyze(template map[string]any) (*Report, error) {
-	t, err := newTemplate(template)
+	t, err := cfn.New(template)
 	if err != nil {
 		return nil, err
 	}

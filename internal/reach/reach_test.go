@@ -2,11 +2,15 @@ package reach
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/passthrough-cdk/passthrough/internal/cfn"
+	_ "github.com/passthrough-cdk/passthrough/internal/golden" // accepts the -update of `go test ./... -update`
 )
 
 // Logical IDs of the hand-written templates in testdata/.
@@ -80,10 +84,10 @@ func appendTo(id, property, value string) edit {
 // given inline ingress rule.
 func endpoint(rule string) []edit {
 	return []edit{
-		add("EcrSecurityGroup", typeSecurityGroup, `{"GroupDescription": "ECR endpoint", "VpcId": {"Ref": "Vpc8378EB38"},
+		add("EcrSecurityGroup", cfn.TypeSecurityGroup, `{"GroupDescription": "ECR endpoint", "VpcId": {"Ref": "Vpc8378EB38"},
 			"SecurityGroupIngress": [`+rule+`],
 			"SecurityGroupEgress": [{"CidrIp": "0.0.0.0/0", "IpProtocol": "-1"}]}`),
-		add("EcrEndpoint", typeVPCEndpoint, `{"VpcEndpointType": "Interface", "VpcId": {"Ref": "Vpc8378EB38"},
+		add("EcrEndpoint", cfn.TypeVPCEndpoint, `{"VpcEndpointType": "Interface", "VpcId": {"Ref": "Vpc8378EB38"},
 			"ServiceName": {"Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".ecr.api"]]},
 			"SecurityGroupIds": [{"Fn::GetAtt": ["EcrSecurityGroup", "GroupId"]}], "SubnetIds": [{"Ref": "VpcPrivate1"}]}`),
 	}
@@ -142,14 +146,22 @@ func TestAnalysis(t *testing.T) {
 		}},
 		{name: "HealthCheckPortWithItsOwnRulesIsOpen", base: "fargate.json", open: true, edits: []edit{
 			set("ApiTargetGroup54BFE075", "HealthCheckPort", `"8080"`),
-			add("ApiHealthFromLb", typeIngress, `{"GroupId": {"Ref": "`+apiGroup+`"}, "SourceSecurityGroupId": {"Ref": "`+lbGroup+`"}, "IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080}`),
-			add("LbHealthToApi", typeEgress, `{"GroupId": {"Ref": "`+lbGroup+`"}, "DestinationSecurityGroupId": {"Ref": "`+apiGroup+`"}, "IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080}`),
+			add("ApiHealthFromLb", cfn.TypeIngress, `{"GroupId": {"Ref": "`+apiGroup+`"}, "SourceSecurityGroupId": {"Ref": "`+lbGroup+`"}, "IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080}`),
+			add("LbHealthToApi", cfn.TypeEgress, `{"GroupId": {"Ref": "`+lbGroup+`"}, "DestinationSecurityGroupId": {"Ref": "`+apiGroup+`"}, "IpProtocol": "tcp", "FromPort": 8080, "ToPort": 8080}`),
 		}},
 		{name: "LoadBalancerWithoutSecurityGroupIsReachedByCIDRCoveringItsSubnets", base: "fargate.json", open: true, edits: []edit{
 			set("NlbB9F3A217", "SecurityGroups", "null"),
 			remove(lbGroup, "LbToApi"),
 			set("ApiFromLb", "SourceSecurityGroupId", "null"),
 			set("ApiFromLb", "CidrIp", `"10.0.0.0/23"`),
+		}, problems: []string{"load balancer NlbB9F3A217 has no security group"}},
+
+		{name: "TargetsPreservingClientIPMayAdmitClientsInsteadOfTheLoadBalancer", base: "fargate.json", open: true, edits: []edit{
+			set("NlbB9F3A217", "SecurityGroups", "null"),
+			remove(lbGroup, "LbToApi"),
+			set("ApiFromLb", "SourceSecurityGroupId", "null"),
+			set("ApiFromLb", "CidrIp", `"203.0.113.0/24"`),
+			set("ApiTargetGroup54BFE075", "TargetGroupAttributes", `[{"Key": "preserve_client_ip.enabled", "Value": "true"}]`),
 		}, problems: []string{"load balancer NlbB9F3A217 has no security group"}},
 
 		// Closed paths.
@@ -226,7 +238,7 @@ func TestAnalysis(t *testing.T) {
 			"unexplained egress of " + lbGroup + ": tcp 8443 to sg " + apiGroup + " (LbToApi): no listener path or VPC endpoint needs egress from security group " + lbGroup,
 		}},
 		{name: "ServiceInTargetGroupWithoutListenerIsUnreached", base: "fargate.json", open: true, edits: []edit{
-			add("OtherTargetGroup", typeTargetGroup, `{"Port": 8443, "Protocol": "TCP", "TargetType": "ip"}`),
+			add("OtherTargetGroup", cfn.TypeTargetGroup, `{"Port": 8443, "Protocol": "TCP", "TargetType": "ip"}`),
 			appendTo("ApiServiceD5B4A50A", "LoadBalancers", `{"ContainerName": "app", "ContainerPort": 8443, "TargetGroupArn": {"Ref": "OtherTargetGroup"}}`),
 		}, problems: []string{
 			"service ApiServiceD5B4A50A registers container app:8443 in target group OtherTargetGroup, which no listener forwards to",
@@ -250,7 +262,7 @@ func TestAnalysis(t *testing.T) {
 			"unexplained ingress of " + lbGroup + ": tcp 22 from 0.0.0.0/0 (" + lbGroup + ".SecurityGroupIngress[1]): tcp 22 not needed: only tcp 443 is needed, by listener " + listenerID,
 		}},
 		{name: "ExtraClientCIDROnPortWithoutListenerIsUnexplained", base: "fargate.json", open: true, edits: []edit{
-			add("PartnerClients", typeIngress, `{"GroupId": {"Fn::GetAtt": ["`+lbGroup+`", "GroupId"]}, "CidrIp": "203.0.113.0/24", "IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443}`),
+			add("PartnerClients", cfn.TypeIngress, `{"GroupId": {"Fn::GetAtt": ["`+lbGroup+`", "GroupId"]}, "CidrIp": "203.0.113.0/24", "IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443}`),
 		}, problems: []string{
 			"unexplained ingress of " + lbGroup + ": tcp 8443 from 203.0.113.0/24 (PartnerClients): tcp 8443 not needed",
 		}},
@@ -258,7 +270,7 @@ func TestAnalysis(t *testing.T) {
 			"unexplained ingress of " + apiGroup + ": tcp 8443-8444 from sg " + lbGroup + " (ApiFromLb): tcp 8444 not needed: only tcp 8443 is needed, by listener " + listenerID,
 		}},
 		{name: "ExtraCIDROnTargetsIsUnexplained", base: "fargate.json", open: true, edits: []edit{
-			add("ApiFromVpc", typeIngress, `{"GroupId": {"Ref": "`+apiGroup+`"}, "CidrIp": {"Fn::GetAtt": ["Vpc8378EB38", "CidrBlock"]}, "IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443}`),
+			add("ApiFromVpc", cfn.TypeIngress, `{"GroupId": {"Ref": "`+apiGroup+`"}, "CidrIp": {"Fn::GetAtt": ["Vpc8378EB38", "CidrBlock"]}, "IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443}`),
 		}, problems: []string{
 			"unexplained ingress of " + apiGroup + ": tcp 8443 from 10.0.0.0/16 (ApiFromVpc): admits 10.0.0.0/16, where listener " + listenerID + " (TCP 443) -> target group ApiTargetGroup54BFE075 -> service ApiServiceD5B4A50A needs only the load balancer's security group " + lbGroup,
 		}},
@@ -268,7 +280,7 @@ func TestAnalysis(t *testing.T) {
 			"unexplained ingress of " + apiGroup + ": tcp 8443 from 0.0.0.0/0 (" + apiGroup + ".SecurityGroupIngress[0]): admits 0.0.0.0/0",
 		}},
 		{name: "AnyIPv6OnTargetsAsSeparateResourceIsUnexplained", base: "fargate.json", open: true, edits: []edit{
-			add("ApiFromAnyIPv6", typeIngress, `{"GroupId": {"Ref": "`+apiGroup+`"}, "CidrIpv6": "::/0", "IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443}`),
+			add("ApiFromAnyIPv6", cfn.TypeIngress, `{"GroupId": {"Ref": "`+apiGroup+`"}, "CidrIpv6": "::/0", "IpProtocol": "tcp", "FromPort": 8443, "ToPort": 8443}`),
 		}, problems: []string{
 			"unexplained ingress of " + apiGroup + ": tcp 8443 from ::/0 (ApiFromAnyIPv6): admits ::/0",
 		}},
@@ -302,11 +314,11 @@ func TestAnalysis(t *testing.T) {
 		{name: "UnfilteredPrivateLinkConsumersReachListenerWithoutClientRule", base: "fargate.json", open: true, edits: []edit{
 			set(lbGroup, "SecurityGroupIngress", "null"),
 			set("NlbB9F3A217", "EnforceSecurityGroupInboundRulesOnPrivateLinkTraffic", `"off"`),
-			add("EndpointService", typeEndpointService, `{"NetworkLoadBalancerArns": [{"Ref": "NlbB9F3A217"}], "AcceptanceRequired": true}`),
+			add("EndpointService", cfn.TypeEndpointService, `{"NetworkLoadBalancerArns": [{"Ref": "NlbB9F3A217"}], "AcceptanceRequired": true}`),
 		}},
 		{name: "FilteredPrivateLinkConsumersNeedClientRule", base: "fargate.json", edits: []edit{
 			set(lbGroup, "SecurityGroupIngress", "null"),
-			add("EndpointService", typeEndpointService, `{"NetworkLoadBalancerArns": [{"Ref": "NlbB9F3A217"}], "AcceptanceRequired": true}`),
+			add("EndpointService", cfn.TypeEndpointService, `{"NetworkLoadBalancerArns": [{"Ref": "NlbB9F3A217"}], "AcceptanceRequired": true}`),
 		}, problems: []string{
 			"clients: load balancer security group " + lbGroup + " admits no client on tcp 443",
 		}},
@@ -371,7 +383,7 @@ func TestRuleForms(t *testing.T) {
 	resource := func(group string, source func(string) string) func(string) []edit {
 		return func(rule string) []edit {
 			rule = strings.ReplaceAll(rule, "$LB", source(lbGroup))
-			edits := []edit{remove("ApiFromLb"), add("ApiFromLb", typeIngress, `{"GroupId": `+group+`, `+rule+`}`)}
+			edits := []edit{remove("ApiFromLb"), add("ApiFromLb", cfn.TypeIngress, `{"GroupId": `+group+`, `+rule+`}`)}
 			if !strings.Contains(group, apiGroup) {
 				// The tasks use a group defined outside the template.
 				edits = append(edits,
@@ -466,7 +478,7 @@ func TestImplicitEgressIsAGrantThatOpensThePath(t *testing.T) {
 // Each rule of the minimal stack serves the one listener, and a Fargate
 // path needs the container port while a bridge path needs the dynamic range.
 func TestRulesServeTheirListener(t *testing.T) {
-	for base, ports := range map[string]PortRange{"fargate.json": Port(8443), "bridge.json": DynamicPorts} {
+	for base, ports := range map[string]PortRange{"fargate.json": {8443, 8443}, "bridge.json": {32768, 60999}} {
 		r, err := Analyze(load(t, base))
 		if err != nil {
 			t.Fatal(err)
@@ -500,33 +512,86 @@ func TestAnalyzeRejectsWhatIsNotATemplate(t *testing.T) {
 	}
 }
 
-func TestShortNameStripsTheCDKHash(t *testing.T) {
-	for in, want := range map[string]string{
-		"LoadBalancerSecurityGroupA28D6DD7": "LoadBalancerSecurityGroup",
-		"LoadBalancerNLBB9F3A217":           "LoadBalancerNLB",
-		"Cluster3D72770B":                   "Cluster",
-		"ApiFromLb":                         "ApiFromLb",
-		"A28D6DD7":                          "A28D6DD7",
-	} {
-		if got := ShortName(in); got != want {
-			t.Errorf("ShortName(%q) = %q, want %q", in, got, want)
-		}
-	}
+// A service's name in the analysis is its construct's: the logical ID
+// without aws-cdk-lib's hash and without a trailing "Service".
+func TestServiceNameIsTheConstructName(t *testing.T) {
 	if got := serviceName("ApiServiceD5B4A50A"); got != "Api" {
 		t.Errorf("serviceName = %q, want Api", got)
 	}
 }
 
-func TestPortSetMissing(t *testing.T) {
-	var s portSet
-	s = s.add(Port(443)).add(PortRange{8443, 8444}).add(Port(8445))
-	if got := s.String(); got != "443, 8443-8445" {
-		t.Errorf("merged set %s", got)
+// goldenTemplates are the committed templates of the example stacks.
+func goldenTemplates(t *testing.T) map[string][]byte {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join("..", "..", "test", "testdata", "*.template.json"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := s.missing(PortRange{440, 8446}).String(); got != "440-442, 444-8442, 8446" {
-		t.Errorf("missing %s", got)
+	if len(files) == 0 {
+		t.Fatal("no golden templates in test/testdata")
 	}
-	if !s.covers(PortRange{8443, 8445}) || s.covers(PortRange{443, 444}) {
-		t.Error("covers is wrong")
+	out := map[string][]byte{}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[strings.TrimSuffix(filepath.Base(f), ".template.json")] = data
+	}
+	return out
+}
+
+// Every example stack, as committed, has no problem, and every listener in
+// it reaches an ECS service through an open path: the analysis works on the
+// real synthesized output, not only on hand-written templates.
+func TestGoldenTemplatesEveryListenerReachesItsServiceAndNothingElseIsOpen(t *testing.T) {
+	golden := goldenTemplates(t)
+	for _, stack := range slices.Sorted(maps.Keys(golden)) {
+		t.Run(stack, func(t *testing.T) {
+			r, err := AnalyzeJSON(golden[stack])
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range r.Problems() {
+				t.Errorf("problem: %s", p)
+			}
+			if len(r.Listeners) == 0 {
+				t.Fatal("no listener found")
+			}
+			for _, l := range r.Listeners {
+				paths := r.PathsOf(l.ID)
+				if len(paths) == 0 {
+					t.Errorf("listener %s has no path", l.ID)
+				}
+				for _, p := range paths {
+					if p.Service == nil || !p.Open() {
+						t.Errorf("%s is not open: %v", p, p.Failures)
+					}
+					if len(p.Clients) == 0 || len(p.Egress) == 0 || len(p.Ingress) == 0 {
+						t.Errorf("%s: clients %v, egress %v, ingress %v: want a rule for each hop", p, p.Clients, p.Egress, p.Ingress)
+					}
+				}
+			}
+			if len(r.Ingress) == 0 {
+				t.Fatal("no ingress rule found")
+			}
+			for _, rule := range r.Ingress {
+				if len(rule.Serves) == 0 {
+					t.Errorf("%s serves no listener", rule)
+				}
+			}
+			reached := map[string]bool{}
+			for _, p := range r.Paths {
+				if p.Service != nil && p.Open() {
+					reached[p.Service.ID] = true
+				}
+				t.Logf("%s: open %v, targets accept %v", p, p.Open(), p.Needs)
+			}
+			for _, s := range r.Services {
+				if !reached[s.ID] {
+					t.Errorf("service %s is reached by no open path", s.ID)
+				}
+			}
+		})
 	}
 }

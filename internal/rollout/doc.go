@@ -8,6 +8,9 @@
 // rollout faster, but a Network Load Balancer keeps sending new connections
 // to a deregistered target for a while, so a delay shorter than that window
 // lets ECS stop a task that still receives connections, and they are reset.
+// [Markdown] writes that number for every service of a set of templates,
+// beside aws-cdk-lib's NLB pattern: docs/rollout.md for the example stacks,
+// and cmd/rollout for any template.
 //
 // # The model
 //
@@ -60,7 +63,7 @@
 // to become healthy ... another 90 (3*30) seconds"). The Amazon ECS guide
 // also says that a newly registered target needs only one passed check; if
 // that holds, the checks term is one interval and both sides of a comparison
-// get faster, the baseline more (cmd/rollout prints that case as well).
+// get faster, the baseline more (the report prints that case as well).
 //
 // The stop term is StopTimeout, the most ECS waits after SIGTERM before it
 // kills the container, not how long a given server really takes: the model

@@ -14,8 +14,8 @@ import (
 
 // Measurements is the file in which the deploy tests (test/integ) record
 // what they measured in a real account, docs/measurements.json, and from
-// which cmd/rollout prints the figures beside the model's constants in
-// docs/rollout.md. It holds the latest MaxMeasuredRuns runs.
+// which MeasuredMarkdown shows the figures beside the model's constants in
+// docs/rollout.md (regenerated with the golden files, `go test ./... -update`). It holds the latest MaxMeasuredRuns runs.
 //
 // Durations are seconds as JSON numbers, to a tenth of a second: the file
 // is read by people and by jq as much as by Go.
@@ -27,7 +27,7 @@ type Measurements struct {
 
 // MeasurementsAbout is the About text of a file the suite writes.
 const MeasurementsAbout = "Written by the deploy tests in test/integ (docs/integ.md) with -write-measurements; " +
-	"go run ./cmd/rollout shows it in docs/rollout.md. Durations in seconds."
+	"docs/rollout.md shows it (go test ./... -update regenerates that). Durations in seconds."
 
 // MaxMeasuredRuns is how many runs the file keeps, newest first.
 const MaxMeasuredRuns = 5

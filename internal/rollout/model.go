@@ -78,21 +78,25 @@ const (
 	// minutes (180 and 300 seconds)". 120 s is therefore at the low end.
 	DefaultRegistrationDelay = 120 * time.Second
 
-	// DefaultDrainWindow is 120 seconds: aws/containers-roadmap#470 (2023)
-	// measured that new connections keep arriving for about two minutes
-	// after deregistration, "the effective minimum delay seems to be 120
-	// seconds", and kubernetes-sigs/aws-load-balancer-controller#2366 (2022)
-	// that "deregistration takes at least 2 minutes regardless of the
-	// deregistration delay setting". The Network Load Balancer user guide
-	// (archived as awsdocs/elb-network-load-balancers-user-guide,
-	// "Deregistration delay") recommended "a value of at least 120 seconds
-	// to ensure that requests are completed". AWS
-	// Support, quoted in kubernetes-sigs/aws-load-balancer-controller#1834
-	// (2023), stated more: "3-5 minutes (180-300 seconds) to process the
-	// requested deregistration, after which it will no longer receive new
-	// connections". At 180 s a 120 s deregistration delay is not safe.
+	// DefaultDrainWindow is 120 seconds, measured: a Network Load Balancer
+	// keeps sending new connections to a deregistered target for about two
+	// minutes. The sources are in the README's "Defaults and why", where the
+	// same window sets Passthrough's deregistration delay; AWS Support
+	// stated longer ones (SupportDrainWindows).
 	DefaultDrainWindow = 120 * time.Second
 )
+
+// ReportedRegistrationDelays is the range of registration delays that
+// reports give (see DefaultRegistrationDelay): 70 s measured to AWS
+// Support's 300 s.
+var ReportedRegistrationDelays = [2]time.Duration{70 * time.Second, 300 * time.Second}
+
+// SupportDrainWindows are the ends of AWS Support's "3-5 minutes (180-300
+// seconds) to process the requested deregistration, after which it will no
+// longer receive new connections", quoted in
+// kubernetes-sigs/aws-load-balancer-controller#1834 (2023). At 180 s a 120 s
+// deregistration delay is not safe.
+var SupportDrainWindows = [2]time.Duration{180 * time.Second, 300 * time.Second}
 
 // DefaultConstants returns the Default constants.
 func DefaultConstants() Constants {
@@ -112,8 +116,8 @@ func DefaultConstants() Constants {
 // service gets minimum healthy 50 % and maximum 200 % (BaseService), a
 // health check grace period of 60 s because a load balancer is attached, and
 // one task; the container has no StopTimeout, so ECS's default of 30 s
-// applies. Compare at the same DesiredCount as the service compared with.
-func Baseline() Settings {
+// applies. n is the task count: compare at the service's.
+func Baseline(n int) Settings {
 	return Settings{
 		HealthCheckInterval:    30 * time.Second,
 		HealthyThreshold:       5,
@@ -123,15 +127,14 @@ func Baseline() Settings {
 		MinHealthyPercent:      50,
 		MaxPercent:             200,
 		StopTimeout:            30 * time.Second,
-		DesiredCount:           1,
+		DesiredCount:           n,
 	}
 }
 
 // Estimate is the model's result for one service: every term of the
 // formula in the package doc, so that a reader can check the arithmetic.
 type Estimate struct {
-	Settings  Settings
-	Constants Constants
+	Settings Settings
 
 	MinHealthy int // ceil(N·m/100)
 	MaxRunning int // floor(N·M/100)
@@ -194,7 +197,6 @@ func Model(s Settings, c Constants) (Estimate, error) {
 	n := s.DesiredCount
 	e := Estimate{
 		Settings:   s,
-		Constants:  c,
 		MinHealthy: ceilDiv(n*s.MinHealthyPercent, 100),
 		MaxRunning: n * s.MaxPercent / 100,
 	}
@@ -228,23 +230,18 @@ type Comparison struct {
 	Speedup float64
 }
 
-// Compare models s and [Baseline] at s.DesiredCount with the same constants.
-func Compare(s Settings, c Constants) (Comparison, error) {
+// Compare models s and base, normally Baseline(s.DesiredCount), with the
+// same constants.
+func Compare(s, base Settings, c Constants) (Comparison, error) {
 	svc, err := Model(s, c)
 	if err != nil {
 		return Comparison{}, err
 	}
-	b := Baseline()
-	b.DesiredCount = s.DesiredCount
-	base, err := Model(b, c)
+	b, err := Model(base, c)
 	if err != nil {
 		return Comparison{}, fmt.Errorf("baseline: %w", err)
 	}
-	return Comparison{
-		Service:  svc,
-		Baseline: base,
-		Speedup:  base.Rollout.Seconds() / svc.Rollout.Seconds(),
-	}, nil
+	return Comparison{Service: svc, Baseline: b, Speedup: b.Rollout.Seconds() / svc.Rollout.Seconds()}, nil
 }
 
 func (s Settings) validate() error {

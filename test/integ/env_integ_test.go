@@ -133,7 +133,7 @@ func TestExamples(t *testing.T) {
 		if err := WriteMeasurements(path, e.run, e.region, e.measured); err != nil {
 			t.Fatal(err)
 		}
-		t.Logf("wrote %s; regenerate docs/rollout.md: go run ./cmd/rollout -measurements docs/measurements.json -write docs/rollout.md test/testdata/*.template.json", path)
+		t.Logf("wrote %s; regenerate docs/rollout.md at the repository root: go test ./test -run TestRolloutDocIsCurrent -update", path)
 	}
 }
 

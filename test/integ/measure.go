@@ -2,6 +2,7 @@ package integ
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -55,7 +56,7 @@ func ModelFor(template map[string]any, logicalID string, running int) (rollout.S
 		return rollout.Service{}, rollout.Estimate{}, err
 	}
 	for _, s := range services {
-		if s.LogicalID != logicalID {
+		if s.Name != modelName(logicalID) {
 			continue
 		}
 		if running > 0 {
@@ -132,4 +133,13 @@ func WriteMeasurements(path string, run RunID, region string, measured []Service
 		return err
 	}
 	return m.Write(path)
+}
+
+// modelName is the name internal/rollout gives the service with logical ID
+// id: the ID without the 8 hex digits CDK appends.
+func modelName(id string) string {
+	if n := len(id) - 8; n > 0 && strings.Trim(id[n:], "0123456789ABCDEF") == "" {
+		return id[:n]
+	}
+	return id
 }

@@ -1,46 +1,34 @@
-package main
+package rollout
 
 import (
 	"bytes"
 	"fmt"
 	"slices"
 	"time"
-
-	"github.com/passthrough-cdk/passthrough/internal/rollout"
 )
-
-// document is the whole output: the model for the templates at paths and,
-// when measurementsPath is set, the figures the deploy tests measured
-// (docs/measurements.json) beside the model's constants.
-func document(paths []string, c rollout.Constants, measurementsPath string) ([]byte, error) {
-	out, err := render(paths, c)
-	if err != nil || measurementsPath == "" {
-		return out, err
-	}
-	m, err := rollout.ReadMeasurements(measurementsPath)
-	if err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	b.Write(out)
-	writeMeasured(&b, m, c)
-	return b.Bytes(), nil
-}
 
 // shownRuns is how many of the file's runs docs/rollout.md shows.
 const shownRuns = 3
 
-// writeMeasured prints the measured runs, newest first, each with the
-// constants beside what the run saw and a row per service.
-func writeMeasured(b *bytes.Buffer, m rollout.Measurements, c rollout.Constants) {
+// MeasuredMarkdown is the section of docs/rollout.md that shows what the
+// deploy tests measured (docs/measurements.json): the latest runs, newest
+// first, each with the model's constants beside what the run saw and a row
+// per service; or, before any run, that nothing was measured yet.
+func MeasuredMarkdown(m Measurements, c Constants) []byte {
+	var b bytes.Buffer
+	writeMeasured(&b, m, c)
+	return b.Bytes()
+}
+
+func writeMeasured(b *bytes.Buffer, m Measurements, c Constants) {
 	b.WriteString("\n## Measured in an AWS account\n\n")
 	if len(m.Runs) == 0 {
 		b.WriteString("**Not yet measured.** Every figure above rests on the constants and their\n")
 		b.WriteString("sources, not on a deployment of these stacks. The deploy tests in\n")
 		b.WriteString("`test/integ` measure them in a real account and, with `-write-measurements`,\n")
-		b.WriteString("record them in `docs/measurements.json` ([docs/integ.md](integ.md)); regenerating\n")
-		b.WriteString("this file then shows the latest runs here, beside the constants, with their\n")
-		b.WriteString("date and Region.\n")
+		b.WriteString("record them in `docs/measurements.json` ([docs/integ.md](integ.md)).\n")
+		b.WriteString("`go test ./... -update` then shows the latest runs here, beside the\n")
+		b.WriteString("constants, with their date and Region.\n")
 		return
 	}
 	fmt.Fprintf(b, "From `docs/measurements.json`, written by the deploy tests in `test/integ`\n")
@@ -50,14 +38,14 @@ func writeMeasured(b *bytes.Buffer, m rollout.Measurements, c rollout.Constants)
 	for _, r := range m.Runs[:min(shownRuns, len(m.Runs))] {
 		fmt.Fprintf(b, "\n### Run %s, %s, %s\n\n", r.Run, r.Date.UTC().Format("2006-01-02 15:04 UTC"), r.Region)
 		b.WriteString("| constant | model | measured | as |\n| --- | ---: | ---: | --- |\n")
-		starts := collect(r.Services, func(s rollout.MeasuredService) float64 { return s.TaskStart })
-		delays := collect(r.Services, func(s rollout.MeasuredService) float64 {
+		starts := collect(r.Services, func(s MeasuredService) float64 { return s.TaskStart })
+		delays := collect(r.Services, func(s MeasuredService) float64 {
 			if s.Registration == 0 {
 				return 0
 			}
 			return max(s.Registration-s.HealthChecks, 0)
 		})
-		windows := collect(r.Services, func(s rollout.MeasuredService) float64 { return s.DrainWindow })
+		windows := collect(r.Services, func(s MeasuredService) float64 { return s.DrainWindow })
 		fmt.Fprintf(b, "| image pull and task start | %s | %s | service created -> first target registered |\n", secs(c.TaskStart), span(starts))
 		fmt.Fprintf(b, "| NLB registration delay | %s | %s | target registered -> healthy, less healthy threshold × interval |\n", secs(c.RegistrationDelay), span(delays))
 		window := "—"
@@ -81,7 +69,7 @@ func writeMeasured(b *bytes.Buffer, m rollout.Measurements, c rollout.Constants)
 }
 
 // collect returns the non-zero values f takes over services.
-func collect(services []rollout.MeasuredService, f func(rollout.MeasuredService) float64) []float64 {
+func collect(services []MeasuredService, f func(MeasuredService) float64) []float64 {
 	var out []float64
 	for _, s := range services {
 		if v := f(s); v > 0 {

@@ -1,52 +1,28 @@
-package main
+// Package diagram draws the traffic paths that package reach finds in a
+// synthesized CloudFormation template as a Markdown page with a Mermaid
+// flowchart: the clients a load balancer admits, its listeners, their target
+// groups and the ECS services behind them, with the security group rules
+// that open each hop written on the edges. cmd/pathdiagram prints it for
+// any template; docs/diagrams holds it for every example stack, so that a
+// change to who can reach what shows up in review as a change to a picture.
+package diagram
 
 import (
-	"cmp"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 
+	"github.com/passthrough-cdk/passthrough/internal/cfn"
 	"github.com/passthrough-cdk/passthrough/internal/reach"
 )
 
-// stackName is the stack a template file belongs to:
-// "test/testdata/PassthroughPublicServicesEC2.template.json" is
-// "PassthroughPublicServicesEC2".
-func stackName(path string) string {
-	base := filepath.Base(path)
-	if s, ok := strings.CutSuffix(base, ".template.json"); ok {
-		return s
-	}
-	return strings.TrimSuffix(base, filepath.Ext(base))
-}
-
-// documentFile reads a template and returns its Markdown document.
-func documentFile(path string) (string, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", err
-	}
-	doc, err := document(stackName(path), data)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	return doc, nil
-}
-
-// document is the Markdown page of one stack: a heading, the template's
+// Document is the Markdown page of one stack: a heading, the template's
 // description, the Mermaid flowchart, a table of the paths, the ingress
 // rules that serve no listener (those of interface VPC endpoints, or
-// unexplained ones), and the problems the analysis finds, if any.
-func document(stack string, template []byte) (string, error) {
-	var tpl map[string]any
-	if err := json.Unmarshal(template, &tpl); err != nil {
-		return "", fmt.Errorf("decode template: %w", err)
-	}
+// unexplained ones), and the problems the analysis finds, if any. The same
+// template always gives the same text.
+func Document(stack string, tpl map[string]any) (string, error) {
 	r, err := reach.Analyze(tpl)
 	if err != nil {
 		return "", err
@@ -56,7 +32,7 @@ func document(stack string, template []byte) (string, error) {
 	if desc, ok := tpl["Description"].(string); ok && desc != "" {
 		fmt.Fprintf(&b, "%s\n\n", desc)
 	}
-	fmt.Fprintf(&b, "Generated from the stack's synthesized template by `%s`. Do not edit by hand.\n\n", regenerate)
+	b.WriteString("Generated from the stack's synthesized template by `go test ./... -update`. Do not edit by hand.\n\n")
 	b.WriteString("```mermaid\n")
 	b.WriteString(mermaid(r))
 	b.WriteString("```\n")
@@ -92,7 +68,7 @@ func document(stack string, template []byte) (string, error) {
 		for _, rule := range other {
 			var users []string
 			for _, id := range rule.Serves {
-				users = append(users, "VPC endpoint "+reach.ShortName(id))
+				users = append(users, "VPC endpoint "+cfn.ShortName(id))
 			}
 			serves := strings.Join(users, ", ")
 			if rule.Unexplained != "" {
@@ -100,9 +76,9 @@ func document(stack string, template []byte) (string, error) {
 			}
 			peer := rule.Peer.String()
 			if rule.Peer.Kind == reach.PeerGroup {
-				peer = "sg " + reach.ShortName(rule.Peer.ID)
+				peer = "sg " + cfn.ShortName(rule.Peer.ID)
 			}
-			fmt.Fprintf(&b, "| %s | %s from %s | %s |\n", reach.ShortName(rule.Group), rule.Traffic(), peer, serves)
+			fmt.Fprintf(&b, "| %s | %s from %s | %s |\n", cfn.ShortName(rule.Group), rule.Traffic(), peer, serves)
 		}
 	}
 	if problems := r.Problems(); len(problems) > 0 {
@@ -224,7 +200,7 @@ func mermaid(r *reach.Report) string {
 			byPeer[peer] = append(byPeer[peer], ruleLabel(rule, p))
 		}
 		if p.PrivateLink != "" {
-			byPeer[privateLinkClients] = append(byPeer[privateLinkClients], "endpoint service "+reach.ShortName(p.PrivateLink)+": NLB sg not enforced")
+			byPeer[privateLinkClients] = append(byPeer[privateLinkClients], "endpoint service "+cfn.ShortName(p.PrivateLink)+": NLB sg not enforced")
 		}
 		for _, peer := range slices.Sorted(maps.Keys(byPeer)) {
 			edge(clients[peer], listener, byPeer[peer], nil)
@@ -283,12 +259,12 @@ func loadBalancerLabel(lb *reach.LoadBalancer) string {
 	}
 	var groups []string
 	for _, g := range lb.SecurityGroups {
-		groups = append(groups, "sg "+reach.ShortName(g))
+		groups = append(groups, "sg "+cfn.ShortName(g))
 	}
 	if len(groups) == 0 {
 		groups = []string{"no security group"}
 	}
-	return fmt.Sprintf("%s %s (%s, %s)", lbKind(lb), reach.ShortName(lb.ID), scheme, strings.Join(groups, ", "))
+	return fmt.Sprintf("%s %s (%s, %s)", lbKind(lb), cfn.ShortName(lb.ID), scheme, strings.Join(groups, ", "))
 }
 
 func listenerLabel(l *reach.Listener, lb *reach.LoadBalancer) string {
@@ -308,9 +284,9 @@ func lbKind(lb *reach.LoadBalancer) string {
 }
 
 func targetGroupLabel(tg *reach.TargetGroup) string {
-	name := strings.TrimSuffix(reach.ShortName(tg.ID), "TargetGroup")
+	name := strings.TrimSuffix(cfn.ShortName(tg.ID), "TargetGroup")
 	if name == "" {
-		name = reach.ShortName(tg.ID)
+		name = cfn.ShortName(tg.ID)
 	}
 	return fmt.Sprintf("target group %s (%s, %s %d)", name, tg.TargetType, tg.Protocol, tg.Port)
 }
@@ -337,7 +313,7 @@ func peerLabel(peer reach.Peer, p *reach.Path) string {
 		if p.LoadBalancer != nil && slices.Contains(p.LoadBalancer.SecurityGroups, peer.ID) {
 			return "NLB sg"
 		}
-		return "sg " + reach.ShortName(peer.ID)
+		return "sg " + cfn.ShortName(peer.ID)
 	}
 	return peer.String()
 }
@@ -354,7 +330,7 @@ func ruleLabel(rule *reach.Rule, p *reach.Path) string {
 	if rule.Implicit {
 		implicit = " (EC2 default egress)"
 	}
-	return fmt.Sprintf("sg %s: %s %s %s%s", reach.ShortName(rule.Group), ports, word, peerLabel(rule.Peer, p), implicit)
+	return fmt.Sprintf("sg %s: %s %s %s%s", cfn.ShortName(rule.Group), ports, word, peerLabel(rule.Peer, p), implicit)
 }
 
 // nodeID makes a Mermaid node ID from a kind and a logical ID or expression.
@@ -375,81 +351,4 @@ func nodeID(kind, id string) string {
 // quote inside one but its entity code.
 func quote(s string) string {
 	return `"` + strings.ReplaceAll(s, `"`, "#quot;") + `"`
-}
-
-// write writes the document of each template to dir/<Stack>.md.
-func write(dir string, templates []string) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	for _, path := range templates {
-		doc, err := documentFile(path)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dir, stackName(path)+".md"), []byte(doc), 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// check compares dir/<Stack>.md with the document of each template, and
-// reports Markdown files in dir that belong to none of them. It returns one
-// message per difference, naming the first line that differs.
-func check(dir string, templates []string) ([]string, error) {
-	if len(templates) == 0 {
-		return nil, errors.New("no template to check")
-	}
-	var diffs []string
-	want := map[string]bool{}
-	for _, path := range templates {
-		doc, err := documentFile(path)
-		if err != nil {
-			return nil, err
-		}
-		file := filepath.Join(dir, stackName(path)+".md")
-		want[filepath.Base(file)] = true
-		got, err := os.ReadFile(file)
-		if errors.Is(err, os.ErrNotExist) {
-			diffs = append(diffs, fmt.Sprintf("%s is missing (template %s)", file, path))
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if string(got) != doc {
-			diffs = append(diffs, fmt.Sprintf("%s is out of date with %s: %s", file, path, firstDifference(string(got), doc)))
-		}
-	}
-	existing, err := filepath.Glob(filepath.Join(dir, "*.md"))
-	if err != nil {
-		return nil, err
-	}
-	for _, f := range existing {
-		if !want[filepath.Base(f)] {
-			diffs = append(diffs, fmt.Sprintf("%s belongs to no template; delete it", f))
-		}
-	}
-	slices.SortFunc(diffs, cmp.Compare)
-	return diffs, nil
-}
-
-// firstDifference describes the first line where committed and generated
-// text differ.
-func firstDifference(committed, generated string) string {
-	c, g := strings.Split(committed, "\n"), strings.Split(generated, "\n")
-	for i := range max(len(c), len(g)) {
-		var cl, gl string
-		if i < len(c) {
-			cl = c[i]
-		}
-		if i < len(g) {
-			gl = g[i]
-		}
-		if cl != gl {
-			return fmt.Sprintf("line %d is %q, the template gives %q", i+1, cl, gl)
-		}
-	}
-	return "they differ"
 }

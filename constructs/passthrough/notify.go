@@ -1,0 +1,197 @@
+package passthrough
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"regexp"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawsevents"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Every publisher the library wires to an SNS topic is admitted by the
+// topic's policy, and by the policy of the KMS key that encrypts the topic
+// when that key is defined in the app. A topic policy replaces SNS's default
+// one, which admitted the account's own services through AWS:SourceOwner; as
+// soon as anything (aws-cdk-lib's EventBridge target, EnforceSSL) gives the
+// topic a policy, a publisher it does not name is refused, and a CloudWatch
+// alarm fails to notify with "... is not authorized to perform: SNS:Publish"
+// in its history (AWS knowledge center, "cloudwatch-receive-sns-for-alarm-trigger").
+//
+//   - CloudWatch alarms publish as cloudwatch.amazonaws.com. The topic and the
+//     key admit it for the alarms of one stack: aws:SourceAccount, and
+//     aws:SourceArn matching the alarms' names, which all begin with the
+//     stack's name (see alarmName). CloudWatch needs kms:GenerateDataKey* and
+//     kms:Decrypt on the key (Amazon SNS developer guide, "Key management",
+//     event sources from AWS services and encrypted topics).
+//   - EventBridge rules publish as events.amazonaws.com; "for EventBridge
+//     event bus rule targets, the value of aws:SourceArn must be the rule
+//     ARN" (EventBridge user guide, cross-service confused deputy
+//     prevention), so the topic admits each rule by its ARN. The key cannot
+//     be scoped that way: "adding the aws:SourceAccount and aws:SourceArn to
+//     a AWS KMS policy is not supported for EventBridge-to-encrypted topics"
+//     (Amazon SNS developer guide, "Key management"), so its statement names
+//     the service principal alone, as aws-cdk-lib's own target does.
+//   - Auto Scaling publishes notifications as its service-linked role
+//     AWSServiceRoleForAutoScaling, whose own policy allows sns:Publish (EC2
+//     Auto Scaling user guide, service-linked roles); for an encrypted topic
+//     the key policy must name that role, not a service principal (Amazon
+//     SNS developer guide, "Key management": "Some Amazon SNS event sources
+//     require you to provide an IAM role"). The role is only created with
+//     the account's first Auto Scaling group, and "the principals in the key
+//     policy must exist" (AWS KMS API reference, PutKeyPolicy), so the key,
+//     and for the record the topic, admit any principal whose
+//     aws:PrincipalArn is that role's ARN.
+//
+// A topic shared by many services is admitted by the same statements many
+// times over; aws-iam's policy documents keep one of identical statements.
+// A topic or key imported into the app cannot be changed here; the README
+// says what their policies must allow.
+
+// autoScalingRoleName is the path and name of Auto Scaling's default
+// service-linked role, which the Auto Scaling groups created here use.
+const autoScalingRoleName = "aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
+
+// publishStatement allows principal to publish to topic under conditions.
+func publishStatement(topic awssns.ITopic, principal awsiam.IPrincipal, conditions map[string]any) awsiam.PolicyStatement {
+	return awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{principal},
+		Actions:    jsii.Strings("sns:Publish"),
+		Resources:  &[]*string{topic.TopicArn()},
+		Conditions: &conditions,
+	})
+}
+
+// keyStatement allows principal what a publisher needs of the KMS key that
+// encrypts a topic. The key policy is the key's own, so its resource is "*".
+func keyStatement(principal awsiam.IPrincipal, conditions map[string]any) awsiam.PolicyStatement {
+	props := &awsiam.PolicyStatementProps{
+		Principals: &[]awsiam.IPrincipal{principal},
+		Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+		Resources:  jsii.Strings("*"),
+	}
+	if conditions != nil {
+		props.Conditions = &conditions
+	}
+	return awsiam.NewPolicyStatement(props)
+}
+
+// admit adds statement to the topic's policy and keyStatement to the policy
+// of its KMS key. Both are no-ops for a topic or key imported into the app.
+func admit(topic awssns.ITopic, statement, keyStatement awsiam.PolicyStatement) {
+	topic.AddToResourcePolicy(statement)
+	if key := topic.MasterKey(); key != nil {
+		key.AddToResourcePolicy(keyStatement, jsii.Bool(true))
+	}
+}
+
+// alarmWithActions is a CloudWatch alarm that takes actions: an
+// awscloudwatch.Alarm or AnomalyDetectionAlarm.
+type alarmWithActions interface {
+	AddAlarmAction(actions ...awscloudwatch.IAlarmAction)
+	AddOkAction(actions ...awscloudwatch.IAlarmAction)
+}
+
+// notifyTopic sends alarm's ALARM and OK notifications to topic, if any.
+// The caller admits the alarms to the topic with admitAlarms.
+func notifyTopic(alarm alarmWithActions, topic awssns.ITopic) {
+	if topic == nil {
+		return
+	}
+	action := awscloudwatchactions.NewSnsAction(topic)
+	alarm.AddAlarmAction(action)
+	alarm.AddOkAction(action)
+}
+
+// admitAlarms admits the alarms of stack, whose names begin with stackName,
+// to topic, if any.
+func admitAlarms(stack awscdk.Stack, stackName string, topic awssns.ITopic) {
+	if topic == nil {
+		return
+	}
+	conditions := map[string]any{
+		"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+		"ArnLike": map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{
+			Service:      jsii.String("cloudwatch"),
+			Resource:     jsii.String("alarm"),
+			ResourceName: jsii.String(stackName + "-*"),
+			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
+		})},
+	}
+	cloudwatch := awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)
+	admit(topic, publishStatement(topic, cloudwatch, conditions), keyStatement(cloudwatch, conditions))
+}
+
+// ruleTarget sends a rule's events to an SNS topic. It replaces
+// aws-cdk-lib's awseventstargets.SnsTopic, which admits every rule of every
+// account (events.amazonaws.com without a condition) to the topic.
+type ruleTarget struct {
+	topic awssns.ITopic
+}
+
+// Bind implements awsevents.IRuleTarget.
+func (t *ruleTarget) Bind(_ interfacesawsevents.IRuleRef, _ *string) *awsevents.RuleTargetConfig {
+	return &awsevents.RuleTargetConfig{Arn: t.topic.TopicArn()}
+}
+
+// sendRuleToTopic makes topic a target of rule, whose name is ruleName in
+// stack, and admits exactly that rule to the topic. The ARN is built from
+// the name rather than read from the rule, so that a topic in another stack
+// does not refer back to the rule's stack, which refers to the topic.
+func sendRuleToTopic(rule awsevents.Rule, stack awscdk.Stack, ruleName string, topic awssns.ITopic) {
+	rule.AddTarget(&ruleTarget{topic: topic})
+	arn := stack.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("events"),
+		Resource:     jsii.String("rule"),
+		ResourceName: jsii.String(ruleName),
+		ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	})
+	events := awsiam.NewServicePrincipal(jsii.String("events.amazonaws.com"), nil)
+	topic.AddToResourcePolicy(publishStatement(topic, events, map[string]any{
+		"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+		"ArnEquals":    map[string]any{"aws:SourceArn": arn},
+	}))
+	if key := topic.MasterKey(); key != nil {
+		key.AddToResourcePolicy(keyStatement(events, nil), jsii.Bool(true))
+	}
+}
+
+// admitAutoScaling admits the Auto Scaling groups of stack, which publish as
+// the account's Auto Scaling service-linked role, to topic.
+func admitAutoScaling(stack awscdk.Stack, topic awssns.ITopic) {
+	role := stack.FormatArn(&awscdk.ArnComponents{
+		Service:      jsii.String("iam"),
+		Region:       jsii.String(""),
+		Resource:     jsii.String("role"),
+		ResourceName: jsii.String(autoScalingRoleName),
+		ArnFormat:    awscdk.ArnFormat_SLASH_RESOURCE_NAME,
+	})
+	conditions := map[string]any{"ArnEquals": map[string]any{"aws:PrincipalArn": role}}
+	anyone := awsiam.NewAnyPrincipal()
+	admit(topic, publishStatement(topic, anyone, conditions), keyStatement(anyone, conditions))
+}
+
+// ruleNameInvalid matches what EventBridge does not accept in a rule name,
+// which may have at most maxRuleName characters.
+var ruleNameInvalid = regexp.MustCompile(`[^A-Za-z0-9._-]`)
+
+const maxRuleName = 64
+
+// ruleName is a rule's name, "<stack>-<path below the stack>-<what>" like an
+// alarm's, with characters EventBridge does not accept replaced by hyphens;
+// a longer one is cut and ends in a hash of the whole, so that it stays
+// unique.
+func ruleName(stack, path, what string) string {
+	name := ruleNameInvalid.ReplaceAllString(alarmName(stack, path, what), "-")
+	if len(name) <= maxRuleName {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return name[:maxRuleName-9] + "-" + hex.EncodeToString(sum[:4])
+}
