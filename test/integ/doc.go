@@ -25,7 +25,8 @@
 //  1. a throwaway certificate from the example server's -gen-cert, stored
 //     in a Secrets Manager secret;
 //  2. cdk deploy of the run's synthesized assembly, with the secret's ARN,
-//     while the target groups are sampled for the creation times;
+//     while the target groups are sampled for the creation times (and, for
+//     PrivateLink, the consumer's endpoint connection accepted);
 //  3. every target group has only healthy targets;
 //  4. every listener path serves the certificate (SHA-256 of the leaf),
 //     with mutual TLS where the service requires it: from the test process
