@@ -3,7 +3,8 @@
 #   make synth   synthesizes every example stack into cdk.out/
 #   make test    runs actionlint, gofmt, go vet and every test, in the root
 #                module and in the example TLS server's own module
-#                (examples/tlsserver); the same with or without CI=true, and
+#                (examples/tlsserver), and compiles and vets the deploy tests
+#                in test/integ; the same with or without CI=true, and
 #                nothing in it depends on time
 #   make attack  runs the example TLS server's full attack suite on loopback
 #                and prints its figures (Go only, no tools)
@@ -26,7 +27,7 @@ TOOLS := node_modules/.tools-installed
 # descend into it.
 TLSSERVER := examples/tlsserver
 
-.PHONY: synth test lint fuzz attack tools clean
+.PHONY: synth test lint fuzz attack tools clean integ-check
 
 # How many inputs `make fuzz` tries on the props validation (about a minute
 # on 2 cores). A count, not a duration: Go 1.26's fuzzing coordinator can
@@ -51,6 +52,14 @@ test: lint $(TOOLS)
 	go vet ./...
 	go test -count=1 ./...
 	cd $(TLSSERVER) && go vet ./... && go test -count=1 ./...
+	$(MAKE) --no-print-directory integ-check
+
+# The deploy tests (test/integ, a module of its own so that the AWS SDK never
+# becomes a requirement of the library) need an AWS account to run; here
+# they are compiled and vetted with their build tag, and their parts that
+# need no AWS run as ordinary tests. Running them: docs/integ.md.
+integ-check:
+	cd test/integ && go vet -tags integ ./... && go test -count=1 ./...
 
 # Fuzzes the props validation: any panic other than a *ValidationError, or a
 # synthesis error for props that passed validation, fails. A failing input

@@ -44,6 +44,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		secretName = fs.String("secret-name", "passthrough/demo", "with -gen-cert: name of the Secrets Manager secret in the printed commands")
 		client     = fs.Bool("client", true, "with -gen-cert: also write client.pem and client-key.pem for trying mutual TLS")
 	)
+	probe := addProbeFlags(fs) // -probe and its options: probe.go
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -56,6 +57,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case *health && *gen:
 		fmt.Fprintln(stderr, "-healthcheck and -gen-cert are mutually exclusive")
 		return 2
+	case probe.set() && (*health || *gen):
+		fmt.Fprintln(stderr, "-probe cannot be combined with -healthcheck or -gen-cert")
+		return 2
+	case probe.set():
+		return runProbe(probe, getenv, stdout, stderr)
 	case *gen:
 		opts := genCertOptions{
 			hosts:      splitList(*hosts),
