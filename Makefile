@@ -1,14 +1,20 @@
-# Passthrough's two commands:
+# Passthrough's commands:
 #
 #   make synth   synthesizes every example stack into cdk.out/
-#   make test    runs actionlint, gofmt, go vet and every test; the same
-#                with or without CI=true, and nothing in it depends on time
+#   make test    runs actionlint, gofmt, go vet and every test, in the root
+#                module and in the example TLS server's own module
+#                (examples/tlsserver), and compiles and vets the deploy tests
+#                in test/integ; the same with or without CI=true, and
+#                nothing in it depends on time
+#   make attack  runs the example TLS server's full attack suite on loopback
+#                and prints its figures (Go only, no tools)
 #
-# Both first install the tools pinned in package.json into node_modules/: the
-# AWS CDK CLI and a Node.js release that jsii supports (Node.js builds are
-# published as npm packages). The machine's own Node.js, which only has to
-# run npm, is left as it is, and so is the environment outside these
-# commands. Go's own module download happens on first build.
+# synth and test first install the tools pinned in package.json into
+# node_modules/: the AWS CDK CLI and a Node.js release that jsii supports
+# (Node.js builds are published as npm packages). The machine's own
+# Node.js, which only has to run npm, is left as it is, and so is the
+# environment outside these commands. Go's own module download happens on
+# first build.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -16,7 +22,12 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 TOOLS := node_modules/.tools-installed
 
-.PHONY: synth test lint fuzz tools clean
+# The example TLS server is a module of its own, so that its dependencies
+# are not requirements of the library's go.mod; ./... at the root does not
+# descend into it.
+TLSSERVER := examples/tlsserver
+
+.PHONY: synth test lint fuzz attack tools clean integ-check
 
 # How many inputs `make fuzz` tries on the props validation (about a minute
 # on 2 cores). A count, not a duration: Go 1.26's fuzzing coordinator can
@@ -40,6 +51,15 @@ test: lint $(TOOLS)
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
 	go vet ./...
 	go test -count=1 ./...
+	cd $(TLSSERVER) && go vet ./... && go test -count=1 ./...
+	$(MAKE) --no-print-directory integ-check
+
+# The deploy tests (test/integ, a module of its own so that the AWS SDK never
+# becomes a requirement of the library) need an AWS account to run; here
+# they are compiled and vetted with their build tag, and their parts that
+# need no AWS run as ordinary tests. Running them: docs/integ.md.
+integ-check:
+	cd test/integ && go vet -tags integ ./... && go test -count=1 ./...
 
 # Fuzzes the props validation: any panic other than a *ValidationError, or a
 # synthesis error for props that passed validation, fails. A failing input
@@ -49,6 +69,14 @@ test: lint $(TOOLS)
 # that loads aws-cdk-lib, and a second one on 2 cores only adds contention.
 fuzz: $(TOOLS)
 	go test -run '^$$' -fuzz '^FuzzServiceProps$$' -fuzztime $(FUZZTIME) -parallel 1 ./constructs/passthrough
+
+# Runs the example TLS server's full attack suite on loopback (about a
+# minute on two cores): thousands of idle connections, hundreds of stalled
+# requests, hostile client chains and garbage against the server binary,
+# with the figures examples/tlsserver/README.md records. make test runs a
+# small version of it.
+attack:
+	cd $(TLSSERVER) && TLSSERVER_ATTACK=full go test -count=1 -run '^(TestAttack|TestHandshakeCapacity)$$' -v -timeout 10m .
 
 # actionlint checks every workflow in .github/workflows (and, where
 # shellcheck is installed, their run: scripts). It runs at a pinned version

@@ -25,8 +25,12 @@ func diagramPath(stack string) string {
 	return filepath.Join("..", "docs", "diagrams", stack+".md")
 }
 
-// rolloutDoc holds the rollout figures of every example service.
-var rolloutDoc = filepath.Join("..", "docs", "rollout.md")
+// rolloutDoc holds the rollout figures of every example service, and
+// measurementsFile what the deploy tests (test/integ) measured of them.
+var (
+	rolloutDoc       = filepath.Join("..", "docs", "rollout.md")
+	measurementsFile = filepath.Join("..", "docs", "measurements.json")
+)
 
 // goldenTemplate is an example's template as its golden file holds it.
 func goldenTemplate(t *testing.T, ex example) map[string]any {
@@ -68,7 +72,8 @@ func TestCommittedDiagramsMatchGoldenTemplates(t *testing.T) {
 	golden.NoOthers(t, diagramPath("*"), files)
 }
 
-// docs/rollout.md is what cmd/rollout prints for the golden templates.
+// docs/rollout.md is what cmd/rollout prints for the golden templates,
+// followed by what the deploy tests measured (docs/measurements.json).
 func TestRolloutDocIsCurrent(t *testing.T) {
 	templates := map[string]map[string]any{}
 	for _, ex := range examples(t) {
@@ -78,7 +83,11 @@ func TestRolloutDocIsCurrent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden.Check(t, rolloutDoc, doc)
+	measured, err := rollout.ReadMeasurements(measurementsFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden.Check(t, rolloutDoc, append(doc, rollout.MeasuredMarkdown(measured, rollout.DefaultConstants())...))
 }
 
 // Synthesis is deterministic: a second synthesis gives the same bytes.

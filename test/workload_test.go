@@ -151,3 +151,23 @@ func TestImageContextReplacesTheExampleServer(t *testing.T) {
 		}
 	}
 }
+
+// `-c stackNameSuffix=SUFFIX` renames every example stack in CloudFormation,
+// and the names derived from it, so that the deploy tests' runs do not
+// collide; the construct IDs, which `cdk deploy` selects by, stay.
+func TestStackNameSuffixRenamesEveryExampleStack(t *testing.T) {
+	ctx := cdktest.AppContext(t)
+	ctx[stacks.StackNameSuffixContextKey] = "-it260102-0304-abcd"
+	app := cdktest.NewApp(t, ctx)
+	for _, stack := range stacks.All(app) {
+		id := *stack.Node().Id()
+		if got, want := *stack.StackName(), id+"-it260102-0304-abcd"; got != want {
+			t.Errorf("stack %s: name %s, want %s", id, got, want)
+		}
+		for alarm, props := range cdktest.TemplateOf(t, stack).Resources("AWS::CloudWatch::Alarm") {
+			if name, _ := props["AlarmName"].(string); !strings.HasPrefix(name, id+"-it260102-0304-abcd-") {
+				t.Errorf("%s/%s: alarm name %q does not carry the suffixed stack name", id, alarm, name)
+			}
+		}
+	}
+}

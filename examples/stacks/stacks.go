@@ -26,6 +26,17 @@ import (
 // must terminate TLS on ContainerPort 8443.
 const ImageContextKey = "image"
 
+// StackNameSuffixContextKey is the CDK context key that appends a suffix to
+// every example stack's CloudFormation name, not to its construct ID:
+// `cdk deploy PassthroughPrivateLinkProvider -c stackNameSuffix=-it1`
+// deploys the stack PassthroughPrivateLinkProvider-it1. The deploy tests in
+// test/integ use it so that runs in one account and Region do not collide;
+// names derived from the stack name (alarm names, generated physical names)
+// follow. The suffix must keep the name a valid stack name (letters, digits
+// and hyphens, starting with a letter, at most 128 characters), which
+// aws-cdk-lib checks at synth.
+const StackNameSuffixContextKey = "stackNameSuffix"
+
 // Names of the example stacks, as `cdk deploy` takes them.
 const (
 	PublicServicesFargateStack   = "PassthroughPublicServicesFargate"
@@ -61,8 +72,13 @@ func All(app awscdk.App) []awscdk.Stack {
 // New adds the example stack called name (one of Names) to app, or panics
 // for an unknown name.
 func New(app awscdk.App, name string) awscdk.Stack {
+	suffix, _ := app.Node().TryGetContext(jsii.String(StackNameSuffixContextKey)).(string)
 	describe := func(text string) awscdk.StackProps {
-		return awscdk.StackProps{Description: jsii.String(text)}
+		props := awscdk.StackProps{Description: jsii.String(text)}
+		if suffix != "" {
+			props.StackName = jsii.String(name + suffix)
+		}
+		return props
 	}
 	switch name {
 	case PublicServicesFargateStack, PublicServicesEC2Stack:

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"strconv"
 	"strings"
@@ -16,24 +17,87 @@ import (
 // injected into environment variables, and the root filesystem may be
 // read-only.
 type config struct {
-	cert      *tls.Certificate // nil only in -healthcheck mode without TLS_CERT
-	clientCAs *x509.CertPool   // non-nil turns mutual TLS on
+	cert      *tls.Certificate
+	clientCAs *x509.CertPool // non-nil turns mutual TLS on
 
-	host            string
-	port            string
-	proxyProtocol   bool
+	host           string
+	port           string
+	proxyProtocol  bool
+	proxyTrusted   []netip.Prefix // nil: PROXY headers from any peer
+	serviceName    string
+	debugEndpoints bool
+	metadataURI    string
+
+	timeouts
 	drainAccept     time.Duration
 	shutdownTimeout time.Duration
-	metricInterval  time.Duration
-	serviceName     string
-	debugEndpoints  bool
-	metadataURI     string
+	stopTimeout     time.Duration // SIGKILL comes this long after SIGTERM
+
+	maxConns       int   // 0: derived from the memory limit
+	memoryLimitMiB int64 // 0: detected (cgroup, task metadata)
+
+	metricInterval        time.Duration // certificate expiry
+	failureMetricInterval time.Duration // handshake failures and refusals
+}
+
+// timeouts bound every phase of a connection, so that no peer holds a
+// connection, and its memory, longer than it takes to serve it:
+//
+//	accept ── PROXY header ── TLS handshake ── request header ── body ── response ── idle ── next request
+//	          proxyHeader     readHeader (*)    readHeader        read      write        idle
+//
+// (*) net/http gives the handshake the shortest of ReadHeaderTimeout,
+// ReadTimeout and WriteTimeout. read counts from the start of the request,
+// header included; write from the end of the request header to the end of
+// the response.
+type timeouts struct {
+	proxyHeader time.Duration
+	readHeader  time.Duration
+	read        time.Duration
+	write       time.Duration
+	idle        time.Duration
+}
+
+// Defaults. SHUTDOWN_TIMEOUT_SECONDS must stay below the container's stop
+// timeout, whose ECS default is 30 s; the request deadlines must fit inside
+// the shutdown budget with room to spare, even the examples' 15 s (see
+// requestBound).
+const (
+	defaultShutdownTimeout = 20 * time.Second
+	ecsDefaultStopTimeout  = 30 * time.Second
+)
+
+var defaultTimeouts = timeouts{
+	proxyHeader: 5 * time.Second,
+	readHeader:  5 * time.Second,
+	read:        5 * time.Second,
+	write:       5 * time.Second,
+	// Below the NLB's TCP idle timeout (350 s unless configured), so that
+	// the server, not the load balancer, ends an idle keep-alive
+	// connection: past the NLB's timeout the flow is gone, and the client
+	// learns it only from a reset when it sends its next request.
+	idle: 60 * time.Second,
+}
+
+// newConnGrace is how long http.Server.Shutdown lets a connection that has
+// not yet sent a complete request header go on (a constant in net/http):
+// such a connection can still become a request after the listener closes.
+const newConnGrace = 5 * time.Second
+
+// requestBound is how long after the listener closes a request may still
+// run, handlers aside: a connection accepted just before can take
+// newConnGrace to send its header, then its body or its response may take
+// until its read or write deadline. Idle keep-alive connections are closed
+// at once and do not count.
+func (c *config) requestBound() time.Duration {
+	return newConnGrace + max(c.read, c.write)
 }
 
 // loadConfig reads the environment through getenv so tests need not touch
-// the process environment. The -healthcheck mode passes needCert=false: it
-// only needs the port and the TLS options, and uses the key pair when present.
-func loadConfig(getenv func(string) string, needCert bool) (*config, error) {
+// the process environment. The -healthcheck mode reads the same
+// configuration: it probes the server with the same options and checks
+// that the port serves the same certificate.
+func loadConfig(getenv func(string) string) (*config, error) {
 	cfg := &config{
 		host:           getenv("HOST"),
 		serviceName:    getenv("SERVICE_NAME"),
@@ -51,26 +115,65 @@ func loadConfig(getenv func(string) string, needCert bool) (*config, error) {
 	if cfg.proxyProtocol, err = parseProxyProtocol(getenv("PROXY_PROTOCOL")); err != nil {
 		return nil, err
 	}
-	if cfg.drainAccept, err = parseSeconds(getenv, "DRAIN_ACCEPT_SECONDS", 0); err != nil {
+	if cfg.proxyTrusted, err = parsePrefixes(getenv, "PROXY_TRUSTED_CIDRS"); err != nil {
 		return nil, err
 	}
-	if cfg.shutdownTimeout, err = parseSeconds(getenv, "SHUTDOWN_TIMEOUT_SECONDS", 30); err != nil {
-		return nil, err
+	if cfg.proxyTrusted != nil && !cfg.proxyProtocol {
+		return nil, errors.New("PROXY_TRUSTED_CIDRS is set but PROXY_PROTOCOL is off: set PROXY_PROTOCOL=v2, or unset PROXY_TRUSTED_CIDRS")
 	}
-	if cfg.shutdownTimeout <= 0 {
-		return nil, errors.New("SHUTDOWN_TIMEOUT_SECONDS must be greater than 0")
+
+	durations := []struct {
+		name string
+		dst  *time.Duration
+		def  time.Duration
+		zero bool // 0 allowed
+	}{
+		{"PROXY_HEADER_TIMEOUT_SECONDS", &cfg.proxyHeader, defaultTimeouts.proxyHeader, false},
+		{"READ_HEADER_TIMEOUT_SECONDS", &cfg.readHeader, defaultTimeouts.readHeader, false},
+		{"READ_TIMEOUT_SECONDS", &cfg.read, defaultTimeouts.read, false},
+		{"WRITE_TIMEOUT_SECONDS", &cfg.write, defaultTimeouts.write, false},
+		{"IDLE_TIMEOUT_SECONDS", &cfg.idle, defaultTimeouts.idle, false},
+		{"DRAIN_ACCEPT_SECONDS", &cfg.drainAccept, 0, true},
+		{"SHUTDOWN_TIMEOUT_SECONDS", &cfg.shutdownTimeout, defaultShutdownTimeout, false},
+		{"STOP_TIMEOUT_SECONDS", &cfg.stopTimeout, ecsDefaultStopTimeout, false},
+		{"CERT_METRIC_INTERVAL_SECONDS", &cfg.metricInterval, time.Hour, false},
+		{"CONNECTION_METRIC_INTERVAL_SECONDS", &cfg.failureMetricInterval, time.Minute, false},
+	}
+	for _, d := range durations {
+		if *d.dst, err = parseSeconds(getenv, d.name, d.def); err != nil {
+			return nil, err
+		}
+		// Zero would turn a deadline off, which is what the deadlines exist
+		// to prevent, or make a budget or an interval meaningless.
+		if *d.dst == 0 && !d.zero {
+			return nil, fmt.Errorf("%s must be greater than 0", d.name)
+		}
 	}
 	// The drain window is part of the shutdown budget, so in-flight requests
 	// need time left over after it.
 	if cfg.drainAccept >= cfg.shutdownTimeout {
 		return nil, errors.New("DRAIN_ACCEPT_SECONDS must be less than SHUTDOWN_TIMEOUT_SECONDS")
 	}
-	if cfg.metricInterval, err = parseSeconds(getenv, "CERT_METRIC_INTERVAL_SECONDS", 3600); err != nil {
+	// ECS sends SIGKILL the stop timeout after SIGTERM. The task definition's
+	// value is not in the task metadata, so the deployment passes it in
+	// STOP_TIMEOUT_SECONDS; unset, ECS's default applies.
+	if cfg.shutdownTimeout >= cfg.stopTimeout {
+		src := "STOP_TIMEOUT_SECONDS"
+		if getenv("STOP_TIMEOUT_SECONDS") == "" {
+			src = "ECS's default, STOP_TIMEOUT_SECONDS unset"
+		}
+		return nil, fmt.Errorf("SHUTDOWN_TIMEOUT_SECONDS=%d is not below the container's stop timeout of %d s (%s): ECS would kill the server before its shutdown ends; lower SHUTDOWN_TIMEOUT_SECONDS or raise the task definition's stopTimeout and STOP_TIMEOUT_SECONDS with it",
+			int(cfg.shutdownTimeout.Seconds()), int(cfg.stopTimeout.Seconds()), src)
+	}
+
+	if cfg.maxConns, err = parseCount(getenv, "MAX_CONNECTIONS"); err != nil {
 		return nil, err
 	}
-	if cfg.metricInterval <= 0 {
-		return nil, errors.New("CERT_METRIC_INTERVAL_SECONDS must be greater than 0")
+	mib, err := parseCount(getenv, "MEMORY_LIMIT_MIB")
+	if err != nil {
+		return nil, err
 	}
+	cfg.memoryLimitMiB = int64(mib)
 
 	certPEM, err := readPEM(getenv, "TLS_CERT")
 	if err != nil {
@@ -81,22 +184,21 @@ func loadConfig(getenv func(string) string, needCert bool) (*config, error) {
 		return nil, err
 	}
 	switch {
-	case certPEM == nil && (needCert || keyPEM != nil):
+	case certPEM == nil:
 		return nil, errors.New("TLS_CERT is not set: provide the PEM certificate chain in TLS_CERT, or its path in TLS_CERT_FILE")
-	case keyPEM == nil && (needCert || certPEM != nil):
+	case keyPEM == nil:
 		return nil, errors.New("TLS_KEY is not set: provide the PEM private key in TLS_KEY, or its path in TLS_KEY_FILE")
-	case certPEM != nil:
-		cert, err := tls.X509KeyPair(certPEM, keyPEM)
-		if err != nil {
-			return nil, fmt.Errorf("TLS_CERT/TLS_KEY: %w", err)
-		}
-		if cert.Leaf == nil {
-			if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
-				return nil, fmt.Errorf("TLS_CERT: %w", err)
-			}
-		}
-		cfg.cert = &cert
 	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("TLS_CERT/TLS_KEY: %w", err)
+	}
+	if cert.Leaf == nil {
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return nil, fmt.Errorf("TLS_CERT: %w", err)
+		}
+	}
+	cfg.cert = &cert
 
 	caPEM, err := readPEM(getenv, "TLS_CLIENT_CA")
 	if err != nil {
@@ -159,16 +261,58 @@ func parseProxyProtocol(s string) (bool, error) {
 	return false, fmt.Errorf("PROXY_PROTOCOL must be v2, true or false, got %q", s)
 }
 
-func parseSeconds(getenv func(string) string, name string, def int) (time.Duration, error) {
+func parseSeconds(getenv func(string) string, name string, def time.Duration) (time.Duration, error) {
 	s := getenv(name)
 	if s == "" {
-		return time.Duration(def) * time.Second, nil
+		return def, nil
 	}
 	n, err := strconv.Atoi(s)
 	if err != nil || n < 0 {
 		return 0, fmt.Errorf("%s must be a whole number of seconds >= 0, got %q", name, s)
 	}
 	return time.Duration(n) * time.Second, nil
+}
+
+// parseCount reads a positive whole number; unset is 0.
+func parseCount(getenv func(string) string, name string) (int, error) {
+	s := getenv(name)
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, fmt.Errorf("%s must be a whole number >= 1, got %q", name, s)
+	}
+	return n, nil
+}
+
+// parsePrefixes reads a comma-separated list of CIDR ranges or single
+// addresses; unset is nil.
+func parsePrefixes(getenv func(string) string, name string) ([]netip.Prefix, error) {
+	s := getenv(name)
+	if strings.TrimSpace(s) == "" {
+		return nil, nil
+	}
+	var out []netip.Prefix
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("%s: %q is neither a CIDR range nor an IP address", name, f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s lists no range", name)
+	}
+	return out, nil
 }
 
 func isTrue(s string) bool {

@@ -16,8 +16,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	proxyproto "github.com/pires/go-proxyproto"
 )
 
 // TestPassthrough covers (a) and (b): through a byte-copying proxy the
@@ -104,8 +102,7 @@ func TestProxyProtocol(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		h := &proxyproto.Header{Version: 2, Command: proxyproto.LOCAL, TransportProtocol: proxyproto.UNSPEC}
-		if _, err := h.WriteTo(c); err != nil {
+		if err := writeProxyHeader(c, nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		c.Close()
@@ -394,6 +391,32 @@ func TestHealthcheckMode(t *testing.T) {
 						t.Errorf("server logged %v", line)
 					}
 				}
+			}
+		})
+	}
+
+	// Another server with its own valid certificate on the port is not
+	// healthy, whatever the options: the probe checks the fingerprint.
+	for _, variant := range []struct {
+		name string
+		opts []string
+	}{
+		{"impostor", nil},
+		{"impostor-mtls", []string{mtls}},
+		{"impostor-proxy-protocol", []string{"PROXY_PROTOCOL=v2"}},
+		{"impostor-mtls-proxy-protocol", []string{mtls, "PROXY_PROTOCOL=v2"}},
+	} {
+		t.Run(variant.name, func(t *testing.T) {
+			env := append(certEnv(validCert, validKey), variant.opts...)
+			otherCert, otherKey := pki.validServerPEM(t)
+			impostor := startServer(t, append(certEnv(otherCert, otherKey), variant.opts...)...)
+			code, out := runBinary(t, append(env, "PORT="+impostor.port), "-healthcheck")
+			if code != 1 || !strings.Contains(out, "not the configured one") {
+				t.Errorf("exit %d, want 1 naming the wrong certificate: %s", code, out)
+			}
+			own := startServer(t, env...)
+			if code, out := runBinary(t, append(env, "PORT="+own.port), "-healthcheck"); code != 0 {
+				t.Errorf("own server: exit %d: %s", code, out)
 			}
 		})
 	}

@@ -15,8 +15,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	proxyproto "github.com/pires/go-proxyproto"
 )
 
 // The harness below proves TLS passthrough from the client's side only: it
@@ -56,8 +54,7 @@ func serveTCPProxy(tb testing.TB, ln net.Listener, targetAddr string, opts proxy
 		if opts.ProxyProtocolV2 {
 			// Source is the client as the proxy sees it; destination is
 			// the listener address the client dialled.
-			h := proxyproto.HeaderProxyFromAddrs(2, client.RemoteAddr(), client.LocalAddr())
-			if _, err := h.WriteTo(upstream); err != nil {
+			if err := writeProxyHeader(upstream, client.RemoteAddr(), client.LocalAddr()); err != nil {
 				return
 			}
 		}

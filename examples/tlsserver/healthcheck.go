@@ -9,16 +9,15 @@ import (
 	"net"
 	"strings"
 	"time"
-
-	proxyproto "github.com/pires/go-proxyproto"
 )
 
 // healthOptions says how to reach the local server, mirroring its config.
 type healthOptions struct {
-	proxyProtocol bool             // send a PROXY v2 LOCAL header first
-	mtls          bool             // the server requires client certificates
-	clientCert    *tls.Certificate // presented when the server asks; may be nil
-	timeout       time.Duration
+	proxyProtocol   bool             // send a PROXY v2 LOCAL header first
+	mtls            bool             // the server requires client certificates
+	clientCert      *tls.Certificate // presented when the server asks; may be nil
+	wantFingerprint string           // SHA-256 of the leaf the server must serve
+	timeout         time.Duration
 }
 
 // healthOptionsFrom derives the probe from the server's own configuration,
@@ -30,11 +29,12 @@ type healthOptions struct {
 // healthcheck for why a client-certificate rejection still proves health.
 func healthOptionsFrom(cfg *config) healthOptions {
 	opts := healthOptions{
-		proxyProtocol: cfg.proxyProtocol,
-		mtls:          cfg.clientCAs != nil,
-		timeout:       3 * time.Second,
+		proxyProtocol:   cfg.proxyProtocol,
+		mtls:            cfg.clientCAs != nil,
+		wantFingerprint: fingerprint(cfg.cert.Leaf.Raw),
+		timeout:         3 * time.Second,
 	}
-	if opts.mtls && cfg.cert != nil {
+	if opts.mtls {
 		inter := x509.NewCertPool()
 		for _, der := range cfg.cert.Certificate[1:] {
 			if c, err := x509.ParseCertificate(der); err == nil {
@@ -54,14 +54,16 @@ func healthOptionsFrom(cfg *config) healthOptions {
 }
 
 // healthcheck reports whether the server at addr completes a TLS 1.2+
-// handshake with a certificate that is valid now. It exists because the
-// NLB's TCP health check passes as soon as the port accepts, even when the
-// certificate has expired or TLS is broken.
+// handshake with the configured certificate (the leaf's SHA-256
+// fingerprint equals opts.wantFingerprint), and whether that certificate is
+// valid now. It exists because the NLB's TCP health check passes as soon as
+// the port accepts, even when the certificate has expired, TLS is broken,
+// or another process holds the port.
 //
 // The chain is not verified: the probe dials 127.0.0.1, which is not a name
-// in the certificate, and the CA that clients trust is their business. It
-// checks what the server alone can get wrong: that it serves a certificate
-// and that the certificate is inside its validity period.
+// in the certificate, and the CA that clients trust is their business. The
+// fingerprint is the stronger check: any valid certificate would pass a
+// chain check, only the configured one matches.
 //
 // Mutual TLS: when the probe has no acceptable client certificate, the
 // handshake may fail after the server's Certificate message, only because
@@ -71,9 +73,9 @@ func healthOptionsFrom(cfg *config) healthOptions {
 // the handshake completes, proving the server holds the key. Under TLS 1.2
 // the server refuses with an alert instead (handshake_failure from Go,
 // bad_certificate from some other stacks); the probe then counts the server
-// as healthy if the certificate it already checked was valid. Issuing the
-// probe a client certificate of its own would mean shipping a second secret
-// to every task for no stronger result.
+// as healthy if the certificate it already checked was the configured one
+// and valid. Issuing the probe a client certificate of its own would mean
+// shipping a second secret to every task for no stronger result.
 func healthcheck(ctx context.Context, addr string, opts healthOptions, now func() time.Time) error {
 	ctx, cancel := context.WithTimeout(ctx, opts.timeout)
 	defer cancel()
@@ -89,8 +91,7 @@ func healthcheck(ctx context.Context, addr string, opts healthOptions, now func(
 	if opts.proxyProtocol {
 		// LOCAL is the command a proxy uses for its own health checks:
 		// the server keeps the real peer address.
-		h := &proxyproto.Header{Version: 2, Command: proxyproto.LOCAL, TransportProtocol: proxyproto.UNSPEC}
-		if _, err := h.WriteTo(conn); err != nil {
+		if err := writeProxyHeader(conn, nil, nil); err != nil {
 			return fmt.Errorf("write proxy protocol header: %w", err)
 		}
 	}
@@ -103,7 +104,12 @@ func healthcheck(ctx context.Context, addr string, opts healthOptions, now func(
 			if len(cs.PeerCertificates) == 0 {
 				return errors.New("server sent no certificate")
 			}
-			if err := checkValidity(cs.PeerCertificates[0], now()); err != nil {
+			leaf := cs.PeerCertificates[0]
+			if got := fingerprint(leaf.Raw); got != opts.wantFingerprint {
+				return fmt.Errorf("the port serves certificate %q (SHA-256 %s), not the configured one (SHA-256 %s): another process holds it, or the server runs with another certificate",
+					leaf.Subject, got, opts.wantFingerprint)
+			}
+			if err := checkValidity(leaf, now()); err != nil {
 				return err
 			}
 			certOK = true

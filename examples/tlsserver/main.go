@@ -36,7 +36,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	fs := flag.NewFlagSet("tlsserver", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		health     = fs.Bool("healthcheck", false, "probe the server on 127.0.0.1:$PORT over TLS and exit 0 if it serves a valid certificate, 1 otherwise")
+		health     = fs.Bool("healthcheck", false, "probe the server on 127.0.0.1:$PORT over TLS and exit 0 if it serves the configured certificate and that certificate is valid, 1 otherwise")
 		gen        = fs.Bool("gen-cert", false, "write a demo CA, server certificate and key (and a client certificate) as PEM files, then exit")
 		hosts      = fs.String("hosts", "localhost,127.0.0.1", "with -gen-cert: comma-separated DNS names and IP addresses for the server certificate")
 		days       = fs.Int("days", 90, "with -gen-cert: validity in days")
@@ -44,6 +44,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		secretName = fs.String("secret-name", "passthrough/demo", "with -gen-cert: name of the Secrets Manager secret in the printed commands")
 		client     = fs.Bool("client", true, "with -gen-cert: also write client.pem and client-key.pem for trying mutual TLS")
 	)
+	probe := addProbeFlags(fs) // -probe and its options: probe.go
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -56,6 +57,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	case *health && *gen:
 		fmt.Fprintln(stderr, "-healthcheck and -gen-cert are mutually exclusive")
 		return 2
+	case probe.set() && (*health || *gen):
+		fmt.Fprintln(stderr, "-probe cannot be combined with -healthcheck or -gen-cert")
+		return 2
+	case probe.set():
+		return runProbe(probe, getenv, stdout, stderr)
 	case *gen:
 		opts := genCertOptions{
 			hosts:      splitList(*hosts),
@@ -75,7 +81,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 
 	out := &syncWriter{w: stdout}
 	logger := slog.New(slog.NewJSONHandler(out, nil))
-	cfg, err := loadConfig(getenv, true)
+	cfg, err := loadConfig(getenv)
 	if err != nil {
 		logger.Error("configuration error", "error", err.Error())
 		return 1
@@ -97,7 +103,7 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 }
 
 func runHealthcheck(getenv func(string) string, stdout, stderr io.Writer) int {
-	cfg, err := loadConfig(getenv, false)
+	cfg, err := loadConfig(getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "unhealthy: %v\n", err)
 		return 1
@@ -112,7 +118,7 @@ func runHealthcheck(getenv func(string) string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "unhealthy: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "healthy: %s serves a valid certificate\n", addr)
+	fmt.Fprintf(stdout, "healthy: %s serves the configured certificate, valid until %s\n", addr, cfg.cert.Leaf.NotAfter.UTC().Format(time.RFC3339))
 	return 0
 }
 

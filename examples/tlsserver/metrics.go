@@ -12,13 +12,16 @@ import (
 	"time"
 )
 
-// The metric is written in CloudWatch Embedded Metric Format so that the
-// awslogs log driver alone turns it into a metric: no agent, no SDK, no IAM
-// permission for PutMetricData.
+// The metrics are written in CloudWatch Embedded Metric Format so that the
+// awslogs log driver alone turns them into metrics: no agent, no SDK, no
+// IAM permission for PutMetricData.
 // https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/CloudWatch_Embedded_Metric_Format_Specification.html
 const (
 	metricNamespace = "Passthrough"
 	metricName      = "CertificateDaysToExpiry"
+
+	handshakeFailuresMetric  = "HandshakeFailures"
+	connectionsRefusedMetric = "ConnectionsRefused"
 )
 
 // emfLine fixes the field order of the JSON, which keeps the line
@@ -81,6 +84,73 @@ func reportCertExpiry(ctx context.Context, w io.Writer, leaf *x509.Certificate, 
 		case <-ctx.Done():
 			return
 		case <-ticker.C:
+		}
+	}
+}
+
+// failureLine is one interval of connection failures. Reasons (by reason
+// name, see failures.go) and SuppressedLogLines are plain members, not
+// metrics: they stay in the log line for CloudWatch Logs Insights without
+// costing a metric each. encoding/json writes map keys sorted, so the line
+// is deterministic.
+type failureLine struct {
+	AWS                emfMetadata    `json:"_aws"`
+	ServiceName        string         `json:"ServiceName"`
+	HandshakeFailures  int            `json:"HandshakeFailures"`
+	ConnectionsRefused int            `json:"ConnectionsRefused"`
+	Reasons            map[string]int `json:"Reasons"`
+	SuppressedLogLines int            `json:"SuppressedLogLines"`
+}
+
+// failureEMF returns one EMF line (without newline) with the counts of one
+// interval.
+func failureEMF(c failureCounts, service string, now time.Time) ([]byte, error) {
+	reasons := c.byReason
+	if reasons == nil {
+		reasons = map[string]int{}
+	}
+	return json.Marshal(failureLine{
+		AWS: emfMetadata{
+			Timestamp: now.UnixMilli(),
+			CloudWatchMetrics: []emfDirective{{
+				Namespace:  metricNamespace,
+				Dimensions: [][]string{{"ServiceName"}},
+				Metrics: []emfMetric{
+					{Name: handshakeFailuresMetric, Unit: "Count"},
+					{Name: connectionsRefusedMetric, Unit: "Count"},
+				},
+			}},
+		},
+		ServiceName:        service,
+		HandshakeFailures:  c.handshakeFailures(),
+		ConnectionsRefused: c.refusals(),
+		Reasons:            reasons,
+		SuppressedLogLines: c.suppressed,
+	})
+}
+
+// reportFailures writes one failure line per interval, zeros included, so
+// that an alarm on the metrics has a data point every period rather than
+// missing data; and a last one, for the interval cut short, when ctx ends.
+func reportFailures(ctx context.Context, w io.Writer, f *failureLog, service string, interval time.Duration, logger *slog.Logger) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	for {
+		var done bool
+		select {
+		case <-ctx.Done():
+			done = true
+		case <-ticker.C:
+		}
+		line, err := failureEMF(f.flush(), service, time.Now())
+		if err == nil {
+			_, err = w.Write(append(line, '\n'))
+		}
+		if err != nil {
+			logger.Error("failure metric not written", "error", err.Error())
+		}
+		if done {
+			return
 		}
 	}
 }

@@ -20,10 +20,6 @@ import (
 // read with encoding/json only, so this package needs no CDK.
 const synthesizedTemplate = "../../test/testdata/PassthroughPublicServicesFargate.template.json"
 
-// ecsDefaultStopTimeout is the time ECS gives a container between SIGTERM
-// and SIGKILL when its definition sets no StopTimeout.
-const ecsDefaultStopTimeout = 30 * time.Second
-
 // TestPassthroughAsSynthesized runs the passthrough checks of
 // TestPassthrough once per NLB listener of the synthesized stack, with what
 // the template says: the listener port, the target group's protocol and
@@ -123,9 +119,14 @@ func runListenerCase(t *testing.T, pki *testPKI, c *listenerCase) {
 		t.Fatalf("%s: target group proxy_protocol_v2.enabled=%t but the container's PROXY_PROTOCOL=%q: the server would misread every connection",
 			c, c.ProxyProtocolV2, getenv("PROXY_PROTOCOL"))
 	}
-	shutdown, err := parseSeconds(getenv, "SHUTDOWN_TIMEOUT_SECONDS", 30)
+	shutdown, err := parseSeconds(getenv, "SHUTDOWN_TIMEOUT_SECONDS", defaultShutdownTimeout)
 	if err != nil {
 		t.Fatalf("%s: %v", c, err)
+	}
+	// The server checks its budget against STOP_TIMEOUT_SECONDS, which must
+	// then be the container's real stop timeout.
+	if s := getenv("STOP_TIMEOUT_SECONDS"); s != "" && s != strconv.Itoa(int(c.StopTimeout.Seconds())) {
+		t.Errorf("%s: STOP_TIMEOUT_SECONDS=%s, but the container's stop timeout is %s", c, s, c.StopTimeout)
 	}
 	stopSrc := "StopTimeout in the template"
 	if !c.StopTimeoutSet {
@@ -490,6 +491,13 @@ func (tpl *cfnTemplate) resolveListener(id string) (*listenerCase, error) {
 	}
 	for _, e := range def.Environment {
 		var v string
+		if e.Name == "PROXY_TRUSTED_CIDRS" && json.Unmarshal(e.Value, &v) != nil {
+			// The VPC's range is a token in the template. Any range will
+			// do here: the NLB stand-in connects from 127.0.0.1, which the
+			// server always trusts (its own health check comes from there).
+			c.Env = append(c.Env, e.Name+"=192.0.2.0/24")
+			continue
+		}
 		if err := json.Unmarshal(e.Value, &v); err != nil {
 			return nil, fail("container %q environment %s is %s, not a literal string", c.ContainerName, e.Name, e.Value)
 		}

@@ -10,7 +10,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
-	"log"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -51,10 +51,24 @@ func TestLoadConfigErrors(t *testing.T) {
 		{"negative timeout", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "SHUTDOWN_TIMEOUT_SECONDS": "-1"}, "SHUTDOWN_TIMEOUT_SECONDS"},
 		{"zero timeout", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "SHUTDOWN_TIMEOUT_SECONDS": "0"}, "SHUTDOWN_TIMEOUT_SECONDS"},
 		{"zero interval", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "CERT_METRIC_INTERVAL_SECONDS": "0"}, "CERT_METRIC_INTERVAL_SECONDS"},
+		{"zero failure interval", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "CONNECTION_METRIC_INTERVAL_SECONDS": "0"}, "CONNECTION_METRIC_INTERVAL_SECONDS"},
+		{"deadline off", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "READ_TIMEOUT_SECONDS": "0"}, "READ_TIMEOUT_SECONDS must be greater than 0"},
+		{"bad deadline", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "WRITE_TIMEOUT_SECONDS": "5s"}, "WRITE_TIMEOUT_SECONDS"},
+		{"PROXY header deadline off", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "PROXY_HEADER_TIMEOUT_SECONDS": "0"}, "PROXY_HEADER_TIMEOUT_SECONDS"},
+		{"shutdown at ECS's default stop timeout", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "SHUTDOWN_TIMEOUT_SECONDS": "30"},
+			"SHUTDOWN_TIMEOUT_SECONDS=30 is not below the container's stop timeout of 30 s (ECS's default, STOP_TIMEOUT_SECONDS unset)"},
+		{"shutdown over the task's stop timeout", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "SHUTDOWN_TIMEOUT_SECONDS": "15", "STOP_TIMEOUT_SECONDS": "10"},
+			"SHUTDOWN_TIMEOUT_SECONDS=15 is not below the container's stop timeout of 10 s (STOP_TIMEOUT_SECONDS)"},
+		{"zero stop timeout", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "STOP_TIMEOUT_SECONDS": "0"}, "STOP_TIMEOUT_SECONDS"},
+		{"trusted ranges without PROXY protocol", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "PROXY_TRUSTED_CIDRS": "10.0.0.0/16"}, "PROXY_TRUSTED_CIDRS is set but PROXY_PROTOCOL is off"},
+		{"bad trusted range", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "PROXY_PROTOCOL": "v2", "PROXY_TRUSTED_CIDRS": "10.0.0.0/33"}, `PROXY_TRUSTED_CIDRS: "10.0.0.0/33"`},
+		{"empty trusted ranges", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "PROXY_PROTOCOL": "v2", "PROXY_TRUSTED_CIDRS": ", ,"}, "PROXY_TRUSTED_CIDRS lists no range"},
+		{"zero connections", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "MAX_CONNECTIONS": "0"}, "MAX_CONNECTIONS"},
+		{"bad memory", map[string]string{"TLS_CERT": cert, "TLS_KEY": key, "MEMORY_LIMIT_MIB": "512M"}, "MEMORY_LIMIT_MIB"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := loadConfig(envMap(tt.env), true)
+			_, err := loadConfig(envMap(tt.env))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("err = %v, want it to mention %q", err, tt.want)
 			}
@@ -77,13 +91,17 @@ func mustPEMKey(t *testing.T) []byte {
 func TestLoadConfigDefaults(t *testing.T) {
 	pki := newTestPKI(t)
 	certPEM, keyPEM := pki.validServerPEM(t)
-	cfg, err := loadConfig(envMap(map[string]string{"TLS_CERT": string(certPEM), "TLS_KEY": string(keyPEM)}), true)
+	cfg, err := loadConfig(envMap(map[string]string{"TLS_CERT": string(certPEM), "TLS_KEY": string(keyPEM)}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.port != "8443" || cfg.proxyProtocol || cfg.drainAccept != 0 || cfg.shutdownTimeout != 30*time.Second ||
-		cfg.metricInterval != time.Hour || cfg.serviceName != "passthrough" || cfg.clientCAs != nil || cfg.debugEndpoints {
+	if cfg.port != "8443" || cfg.proxyProtocol || cfg.proxyTrusted != nil || cfg.drainAccept != 0 ||
+		cfg.metricInterval != time.Hour || cfg.failureMetricInterval != time.Minute || cfg.serviceName != "passthrough" ||
+		cfg.clientCAs != nil || cfg.debugEndpoints || cfg.maxConns != 0 || cfg.memoryLimitMiB != 0 {
 		t.Errorf("defaults: %+v", cfg)
+	}
+	if cfg.timeouts != defaultTimeouts {
+		t.Errorf("timeouts %+v, want %+v", cfg.timeouts, defaultTimeouts)
 	}
 	if cfg.cert.Leaf == nil || fingerprint(cfg.cert.Leaf.Raw) != pemFingerprint(t, certPEM) {
 		t.Error("leaf not loaded")
@@ -96,28 +114,40 @@ func TestLoadConfigDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg, err = loadConfig(envMap(map[string]string{
-		"TLS_CERT":                     strings.ReplaceAll(string(certPEM), "\n", `\n`),
-		"TLS_KEY_FILE":                 keyFile,
-		"TLS_CLIENT_CA":                string(pki.caPEM),
-		"PORT":                         "9443",
-		"PROXY_PROTOCOL":               "true",
-		"DRAIN_ACCEPT_SECONDS":         "5",
-		"SHUTDOWN_TIMEOUT_SECONDS":     "20",
-		"CERT_METRIC_INTERVAL_SECONDS": "60",
-		"SERVICE_NAME":                 "orders",
-		"DEBUG_SLOW_PATH":              "1",
-	}), true)
+		"TLS_CERT":                           strings.ReplaceAll(string(certPEM), "\n", `\n`),
+		"TLS_KEY_FILE":                       keyFile,
+		"TLS_CLIENT_CA":                      string(pki.caPEM),
+		"PORT":                               "9443",
+		"PROXY_PROTOCOL":                     "true",
+		"PROXY_TRUSTED_CIDRS":                "10.0.0.0/16, 2600:1f18:abc::/56,192.0.2.7",
+		"PROXY_HEADER_TIMEOUT_SECONDS":       "2",
+		"READ_HEADER_TIMEOUT_SECONDS":        "3",
+		"READ_TIMEOUT_SECONDS":               "4",
+		"WRITE_TIMEOUT_SECONDS":              "6",
+		"IDLE_TIMEOUT_SECONDS":               "7",
+		"DRAIN_ACCEPT_SECONDS":               "5",
+		"SHUTDOWN_TIMEOUT_SECONDS":           "40",
+		"STOP_TIMEOUT_SECONDS":               "60",
+		"MAX_CONNECTIONS":                    "100",
+		"MEMORY_LIMIT_MIB":                   "1024",
+		"CERT_METRIC_INTERVAL_SECONDS":       "60",
+		"CONNECTION_METRIC_INTERVAL_SECONDS": "10",
+		"SERVICE_NAME":                       "orders",
+		"DEBUG_SLOW_PATH":                    "1",
+	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.port != "9443" || !cfg.proxyProtocol || cfg.drainAccept != 5*time.Second || cfg.shutdownTimeout != 20*time.Second ||
+	if cfg.port != "9443" || !cfg.proxyProtocol || cfg.drainAccept != 5*time.Second || cfg.shutdownTimeout != 40*time.Second ||
+		cfg.stopTimeout != time.Minute || cfg.maxConns != 100 || cfg.memoryLimitMiB != 1024 || cfg.failureMetricInterval != 10*time.Second ||
 		cfg.metricInterval != time.Minute || cfg.serviceName != "orders" || cfg.clientCAs == nil || !cfg.debugEndpoints {
 		t.Errorf("parsed: %+v", cfg)
 	}
-
-	// The healthcheck does not need the key pair.
-	if _, err := loadConfig(envMap(map[string]string{"PORT": "8443"}), false); err != nil {
-		t.Errorf("healthcheck config without certificate: %v", err)
+	if want := (timeouts{2 * time.Second, 3 * time.Second, 4 * time.Second, 6 * time.Second, 7 * time.Second}); cfg.timeouts != want {
+		t.Errorf("timeouts %+v, want %+v", cfg.timeouts, want)
+	}
+	if got := fmt.Sprint(cfg.proxyTrusted); got != "[10.0.0.0/16 2600:1f18:abc::/56 192.0.2.7/32]" {
+		t.Errorf("PROXY_TRUSTED_CIDRS parsed as %s", got)
 	}
 }
 
@@ -216,63 +246,33 @@ func TestReportCertExpiryRepeats(t *testing.T) {
 	}
 }
 
-func TestHandshakeNoiseFilter(t *testing.T) {
-	tests := []struct {
-		line  string
-		noise bool
-	}{
-		{"http: TLS handshake error from 10.0.1.7:40112: EOF", true},
-		{"http: TLS handshake error from 10.0.1.7:40112: unexpected EOF", true},
-		{"http: TLS handshake error from [2001:db8::1]:443: read tcp [::1]:8443->[2001:db8::1]:443: read: connection reset by peer", true},
-		{"http: TLS handshake error from 127.0.0.1:5000: tls: client didn't provide a certificate", true},
-		{"http: TLS handshake error from [::1]:5000: tls: client didn't provide a certificate", true},
-		{"http: TLS handshake error from 10.0.1.7:5000: tls: client didn't provide a certificate", false},
-		{"http: TLS handshake error from 10.0.1.7:5000: tls: client offered only unsupported versions: [302 301]", false},
-		{"http: TLS handshake error from 10.0.1.7:5000: proxyproto: proxy protocol signature not present", false},
-		{"http: panic serving 10.0.1.7:5000: boom", false},
-		{"EOF", false},
-	}
-	for _, tt := range tests {
-		if got := isHandshakeNoise(tt.line); got != tt.noise {
-			t.Errorf("isHandshakeNoise(%q) = %v, want %v", tt.line, got, tt.noise)
-		}
-	}
-
-	// Through the *log.Logger that http.Server gets.
-	var buf bytes.Buffer
-	l := log.New(errorLogWriter{slog.New(slog.NewJSONHandler(&buf, nil))}, "", 0)
-	l.Printf("http: TLS handshake error from %s: %v", "10.0.0.1:1", "EOF")
-	if buf.Len() != 0 {
-		t.Errorf("EOF logged: %s", &buf)
-	}
-	l.Printf("http: TLS handshake error from %s: %v", "10.0.0.1:1", "tls: unknown certificate authority")
-	var line struct{ Level, Msg, Source string }
-	if err := json.Unmarshal(buf.Bytes(), &line); err != nil {
-		t.Fatal(err)
-	}
-	if line.Level != "WARN" || line.Source != "net/http" || !strings.Contains(line.Msg, "unknown certificate authority") {
-		t.Errorf("logged %+v", line)
-	}
-}
-
-func TestFetchTaskID(t *testing.T) {
+// TestTaskMetadata: the task ID and the task's memory limit come from the
+// metadata endpoint; without it the task is named by the hostname.
+func TestTaskMetadata(t *testing.T) {
 	meta := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v4/abc/task" {
 			http.NotFound(w, r)
 			return
 		}
-		_, _ = w.Write([]byte(`{"Cluster":"c","TaskARN":"arn:aws:ecs:eu-west-1:123456789012:task/c/0123456789abcdef0123456789abcdef"}`))
+		_, _ = w.Write([]byte(`{"Cluster":"c","TaskARN":"arn:aws:ecs:eu-west-1:123456789012:task/c/0123456789abcdef0123456789abcdef","Limits":{"CPU":0.25,"Memory":512}}`))
 	}))
 	defer meta.Close()
 	logger := slog.New(slog.DiscardHandler)
-	if got := taskName(meta.URL+"/v4/abc", logger); got != "0123456789abcdef0123456789abcdef" {
+	m := loadTaskMetadata(meta.URL+"/v4/abc", logger)
+	if m == nil {
+		t.Fatal("no metadata")
+	}
+	if got := taskName(m); got != "0123456789abcdef0123456789abcdef" {
 		t.Errorf("task = %q", got)
 	}
+	if m.Limits.Memory != 512 {
+		t.Errorf("task memory limit %v MiB, want 512", m.Limits.Memory)
+	}
 	host, _ := os.Hostname()
-	if got := taskName(meta.URL+"/v4/other", logger); got != host {
+	if got := taskName(loadTaskMetadata(meta.URL+"/v4/other", logger)); got != host {
 		t.Errorf("fallback = %q, want hostname %q", got, host)
 	}
-	if got := taskName("", logger); got != host {
+	if got := taskName(loadTaskMetadata("", logger)); got != host {
 		t.Errorf("no metadata = %q, want hostname %q", got, host)
 	}
 }
@@ -401,7 +401,8 @@ func TestGenCert(t *testing.T) {
 func TestHealthcheckTLS12MutualTLS(t *testing.T) {
 	pki := newTestPKI(t)
 	now := time.Now()
-	serve := func(certPEM, keyPEM []byte) string {
+	// serve returns the address and the options that expect its certificate.
+	serve := func(certPEM, keyPEM []byte) (string, healthOptions) {
 		cert, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
 			t.Fatal(err)
@@ -428,21 +429,27 @@ func TestHealthcheckTLS12MutualTLS(t *testing.T) {
 				}()
 			}
 		}()
-		return ln.Addr().String()
+		return ln.Addr().String(), healthOptions{mtls: true, wantFingerprint: fingerprint(cert.Leaf.Raw), timeout: 2 * time.Second}
 	}
-	valid := serve(pki.validServerPEM(t))
-	expired := serve(pki.serverPEM(t, now.Add(-48*time.Hour), now.Add(-time.Hour)))
+	valid, opts := serve(pki.validServerPEM(t))
+	expired, expiredOpts := serve(pki.serverPEM(t, now.Add(-48*time.Hour), now.Add(-time.Hour)))
 	ctx := context.Background()
-	opts := healthOptions{mtls: true, timeout: 2 * time.Second}
 
 	if err := healthcheck(ctx, valid, opts, time.Now); err != nil {
 		t.Errorf("valid certificate, client certificate refused: %v", err)
 	}
-	if err := healthcheck(ctx, expired, opts, time.Now); err == nil || !strings.Contains(err.Error(), "expired") {
+	if err := healthcheck(ctx, expired, expiredOpts, time.Now); err == nil || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("expired certificate: %v", err)
 	}
+	// Another valid certificate on the port is not the server's.
+	other, _ := serve(pki.validServerPEM(t))
+	if err := healthcheck(ctx, other, opts, time.Now); err == nil || !strings.Contains(err.Error(), "not the configured one") {
+		t.Errorf("another certificate: %v", err)
+	}
 	// Without mutual TLS configured, a refusal is a failure.
-	if err := healthcheck(ctx, valid, healthOptions{timeout: 2 * time.Second}, time.Now); err == nil {
+	noMTLS := opts
+	noMTLS.mtls = false
+	if err := healthcheck(ctx, valid, noMTLS, time.Now); err == nil {
 		t.Error("refused handshake counted as healthy without mutual TLS")
 	}
 	// The clock matters: a minute past NotAfter is unhealthy.
@@ -474,14 +481,14 @@ func TestHealthOptionsPresentsUsableCert(t *testing.T) {
 	env := func(certPEM, keyPEM []byte) map[string]string {
 		return map[string]string{"TLS_CERT": string(certPEM), "TLS_KEY": string(keyPEM), "TLS_CLIENT_CA": string(pki.caPEM)}
 	}
-	cfg, err := loadConfig(envMap(env(pki.validServerPEM(t))), false)
+	cfg, err := loadConfig(envMap(env(pki.validServerPEM(t))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if opts := healthOptionsFrom(cfg); !opts.mtls || opts.clientCert != nil {
 		t.Errorf("server-auth-only certificate: mtls %v, presented %v", opts.mtls, opts.clientCert != nil)
 	}
-	cfg, err = loadConfig(envMap(env(pki.serverPEM(t, now.Add(-time.Hour), now.Add(time.Hour), x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth))), false)
+	cfg, err = loadConfig(envMap(env(pki.serverPEM(t, now.Add(-time.Hour), now.Add(time.Hour), x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth))))
 	if err != nil {
 		t.Fatal(err)
 	}
