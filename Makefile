@@ -4,6 +4,9 @@
 #   make test    runs actionlint, gofmt, go vet and every test (and, with
 #                CI=true, a 30 s fuzzing round of the props validation)
 #
+# and `make templates` tests the `cdk init` templates in templates/ (minutes:
+# each generated app links aws-cdk-go again).
+#
 # Both first install the tools pinned in package.json into node_modules/: the
 # AWS CDK CLI and a Node.js release that jsii supports (Node.js builds are
 # published as npm packages). The machine's own Node.js, which only has to
@@ -16,7 +19,7 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 
 TOOLS := node_modules/.tools-installed
 
-.PHONY: synth test lint fuzz tools clean
+.PHONY: synth test lint fuzz templates tools clean
 
 # How long `make fuzz` explores the props validation; CI (CI=true) runs a
 # shorter round as part of `make test`.
@@ -40,12 +43,20 @@ test: lint $(TOOLS)
 fuzz: $(TOOLS)
 	go test -run '^$$' -fuzz '^FuzzServiceProps$$' -fuzztime $(FUZZTIME) ./constructs/passthrough
 
-# actionlint checks every workflow in .github/workflows (and, where
-# shellcheck is installed, their run: scripts). It runs at a pinned version
-# through `go run` and is not in go.mod: a library's go.mod requirements are
-# forced on every module that uses it.
+# Creates an app from every template in templates/ with `cdk init`, as a new
+# user would, runs the app's own tests and `cdk synth`, and compares its
+# stacks with the example stacks (docs/templates.md). UPDATE=1 rewrites each
+# template's snapshots in testdata/ from its generated app.
+templates: $(TOOLS)
+	cd templates && go test -count=1 -timeout 60m -v ./... $(if $(UPDATE),-update)
+
+# actionlint checks every workflow in .github/workflows and the templates'
+# (and, where shellcheck is installed, their run: scripts). It runs at a
+# pinned version through `go run` and is not in go.mod: a library's go.mod
+# requirements are forced on every module that uses it.
 lint:
 	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 templates/*/go/.github/workflows/*.yml
 
 tools: $(TOOLS)
 
