@@ -1,17 +1,23 @@
 # Passthrough's commands:
 #
-#   make synth   synthesizes every example stack into cdk.out/
-#   make test    runs actionlint, gofmt, go vet and every test, in the root
-#                module and in the example TLS server's own module
-#                (examples/tlsserver), and compiles and vets the deploy tests
-#                in test/integ; the same with or without CI=true, and
-#                nothing in it depends on time
-#   make attack  runs the example TLS server's full attack suite on loopback
-#                and prints its figures (Go only, no tools)
+#   make synth      synthesizes every example stack into cdk.out/
+#   make test       runs actionlint, gofmt, go vet and every test, in the
+#                   root module and in the example TLS server's own module
+#                   (examples/tlsserver), and compiles and vets the deploy
+#                   tests in test/integ; the same with or without CI=true,
+#                   and nothing in it depends on time
 #
-# synth and test first install the tools pinned in package.json into
-# node_modules/: the AWS CDK CLI and a Node.js release that jsii supports
-# (Node.js builds are published as npm packages). The machine's own
+# and, outside the gate:
+#
+#   make templates  tests the `cdk init` templates in templates/ (minutes:
+#                   each generated app links aws-cdk-go again)
+#   make attack     runs the example TLS server's full attack suite on
+#                   loopback and prints its figures (Go only, no tools)
+#   make fuzz       explores the props validation with Go's fuzzer
+#
+# synth, test and templates first install the tools pinned in package.json
+# into node_modules/: the AWS CDK CLI and a Node.js release that jsii
+# supports (Node.js builds are published as npm packages). The machine's own
 # Node.js, which only has to run npm, is left as it is, and so is the
 # environment outside these commands. Go's own module download happens on
 # first build.
@@ -24,10 +30,10 @@ TOOLS := node_modules/.tools-installed
 
 # The example TLS server is a module of its own, so that its dependencies
 # are not requirements of the library's go.mod; ./... at the root does not
-# descend into it.
+# descend into it, nor into test/integ or templates.
 TLSSERVER := examples/tlsserver
 
-.PHONY: synth test lint fuzz attack tools clean integ-check
+.PHONY: synth test lint format test-root test-tlsserver integ-check fuzz attack templates tools clean
 
 # How many inputs `make fuzz` tries on the props validation (about a minute
 # on 2 cores). A count, not a duration: Go 1.26's fuzzing coordinator can
@@ -42,17 +48,28 @@ synth: $(TOOLS)
 	cdk synth --quiet --no-notices
 	@echo "Templates written to cdk.out/:" && ls cdk.out/*.template.json
 
+# The parts of the gate run side by side, each printing its output when it
+# ends (-O): the root module's tests spend most of their time in jsii's
+# Node.js process, one core each, and the TLS server's tests mostly wait on
+# deadlines, so the compile of another module fills the gaps (docs/ci.md has
+# the figures).
+test: $(TOOLS)
+	$(MAKE) --no-print-directory -j4 -O lint format test-root test-tlsserver integ-check
+
+format:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
+	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+
 # -count=1: every run runs every test. Go caches a passing result against
 # the Go files and the files the test opens itself, but not what jsii's
 # Node.js process reads (node_modules, aws-cdk-lib), so a cached pass could
 # outlive the tools it was run with.
-test: lint $(TOOLS)
-	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
-	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
+test-root: $(TOOLS)
 	go vet ./...
 	go test -count=1 ./...
+
+test-tlsserver:
 	cd $(TLSSERVER) && go vet ./... && go test -count=1 ./...
-	$(MAKE) --no-print-directory integ-check
 
 # The deploy tests (test/integ, a module of its own so that the AWS SDK never
 # becomes a requirement of the library) need an AWS account to run; here
@@ -78,12 +95,20 @@ fuzz: $(TOOLS)
 attack:
 	cd $(TLSSERVER) && TLSSERVER_ATTACK=full go test -count=1 -run '^(TestAttack|TestHandshakeCapacity)$$' -v -timeout 10m .
 
-# actionlint checks every workflow in .github/workflows (and, where
-# shellcheck is installed, their run: scripts). It runs at a pinned version
-# through `go run` and is not in go.mod: a library's go.mod requirements are
-# forced on every module that uses it.
+# Creates an app from every template in templates/ with `cdk init`, as a new
+# user would, runs the app's own tests and `cdk synth`, and compares its
+# stacks with the example stacks (docs/templates.md). UPDATE=1 rewrites each
+# template's snapshots in testdata/ from its generated app.
+templates: $(TOOLS)
+	cd templates && go test -count=1 -timeout 60m -v ./... $(if $(UPDATE),-update)
+
+# actionlint checks every workflow in .github/workflows and the templates'
+# (and, where shellcheck is installed, their run: scripts). It runs at a
+# pinned version through `go run` and is not in go.mod: a library's go.mod
+# requirements are forced on every module that uses it.
 lint:
 	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 templates/*/go/.github/workflows/*.yml
 
 tools: $(TOOLS)
 

@@ -4,10 +4,6 @@
 package main
 
 import (
-	"errors"
-	"fmt"
-	"os"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
@@ -17,26 +13,10 @@ import (
 
 func main() {
 	defer jsii.Close()
-	defer reportInvalidProps()
+	// Invalid props: one line on stderr and exit status 1, not a stack trace.
+	defer passthrough.ExitOnValidationError()
 
 	app := awscdk.NewApp(nil)
 	stacks.All(app)
 	app.Synth(nil)
-}
-
-// reportInvalidProps turns a construct's validation panic into one line on
-// stderr and exit status 1, so `cdk synth` shows the message, not a Go stack
-// trace. Any other panic goes on as it was.
-func reportInvalidProps() {
-	r := recover()
-	if r == nil {
-		return
-	}
-	var invalid *passthrough.ValidationError
-	if err, ok := r.(error); ok && errors.As(err, &invalid) {
-		fmt.Fprintln(os.Stderr, invalid)
-		jsii.Close()
-		os.Exit(1)
-	}
-	panic(r)
 }

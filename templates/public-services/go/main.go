@@ -1,0 +1,71 @@
+// Command public-services is a CDK app made from Passthrough's
+// public-services template: clients on the internet -> one Network Load
+// Balancer whose TCP listeners pass TLS through untouched -> three services
+// in one ECS cluster, on Fargate or on EC2, each terminating TLS in its
+// container. README.md has its two commands and how to deploy it.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
+)
+
+func main() {
+	defer jsii.Close()
+	// Invalid props: one line on stderr and exit status 1, not a stack trace.
+	defer passthrough.ExitOnValidationError()
+
+	app := awscdk.NewApp(nil)
+	if _, err := addStacks(app); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		jsii.Close()
+		os.Exit(1)
+	}
+	app.Synth(nil)
+}
+
+// This app's settings: change the defaults here, or give a value for one
+// command with -c KEY=VALUE (cdk synth -c launchType=EC2) or in cdk.json's
+// context.
+const (
+	// stackName names the stack in CloudFormation: cdk deploy PublicServices.
+	stackNameKey, defaultStackName = "stackName", "PublicServices"
+	// image is the container image every service runs. It must terminate
+	// TLS on port 8443 with the certificate and key that it finds in the
+	// TLS_CERT and TLS_KEY environment variables (PEM). Replace this
+	// placeholder with your own image before deploying.
+	imageKey, defaultImage = "image", "registry.example.com/my-tls-service:1.0.0"
+	// launchType is FARGATE or EC2 (Graviton instances, bridge networking).
+	launchTypeKey, defaultLaunchType = "launchType", "FARGATE"
+)
+
+// addStacks adds this app's stacks to app, named and configured by its
+// context.
+func addStacks(app awscdk.App) ([]awscdk.Stack, error) {
+	launchType := setting(app, launchTypeKey, defaultLaunchType)
+	if launchType != "FARGATE" && launchType != "EC2" {
+		return nil, fmt.Errorf("context %s %q: must be FARGATE or EC2", launchTypeKey, launchType)
+	}
+	stack := NewPublicServicesStack(app, setting(app, stackNameKey, defaultStackName), &PublicServicesStackProps{
+		StackProps: awscdk.StackProps{
+			Description: jsii.String("Internet -> one NLB (TCP) -> three TLS services on " + launchType),
+		},
+		Image: awsecs.ContainerImage_FromRegistry(jsii.String(setting(app, imageKey, defaultImage)), nil),
+		EC2:   launchType == "EC2",
+	})
+	return []awscdk.Stack{stack}, nil
+}
+
+// setting is the context value key, or def when the context has none.
+func setting(app awscdk.App, key, def string) string {
+	if v, ok := app.Node().TryGetContext(jsii.String(key)).(string); ok && v != "" {
+		return v
+	}
+	return def
+}

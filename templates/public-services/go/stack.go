@@ -1,0 +1,93 @@
+package main
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
+)
+
+// PublicServicesStackProps configures [NewPublicServicesStack].
+type PublicServicesStackProps struct {
+	awscdk.StackProps
+	// Image of every service's container. It must terminate TLS on port
+	// 8443, and be built for both X86_64 and ARM64: Partners runs on
+	// Graviton, and so does every service on EC2.
+	Image awsecs.ContainerImage
+	// EC2 runs the services on Graviton EC2 instances in bridge mode with
+	// dynamic host ports, in subnets without internet access, instead of on
+	// Fargate.
+	EC2 bool
+}
+
+// publicService is one of the three services, each on its own listener
+// port of the shared load balancer. On Fargate each shows a production
+// option: auto scaling (Api), mutual TLS on Graviton (Partners) and Fargate
+// Spot above an on-demand base (Admin). Rename, add or remove services here.
+type publicService struct {
+	id           string
+	listenerPort float64
+	mutualTLS    bool
+	autoScaling  bool
+	arm64        bool
+	spot         bool
+}
+
+var publicServices = []publicService{
+	{id: "Api", listenerPort: 443, autoScaling: true},
+	{id: "Partners", listenerPort: 8443, mutualTLS: true, arm64: true},
+	{id: "Admin", listenerPort: 9443, spot: true},
+}
+
+// NewPublicServicesStack is clients on the internet -> one internet-facing
+// NLB with a TCP listener per service -> three TLS services in one ECS
+// cluster, each terminating TLS in its container.
+func NewPublicServicesStack(scope constructs.Construct, id string, props *PublicServicesStackProps) awscdk.Stack {
+	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	ops := opsTopic(stack)
+
+	// Fargate tasks reach AWS through VPC endpoints and keep one NAT gateway
+	// for anything else, in a dual-stack VPC whose load balancer also serves
+	// IPv6 clients; the EC2 instances have no internet access at all.
+	clusterProps := &passthrough.ClusterProps{VpcEndpoints: jsii.Bool(true), DualStack: jsii.Bool(!props.EC2)}
+	if props.EC2 {
+		clusterProps.NatGateways = jsii.Number(0)
+		clusterProps.EC2 = &passthrough.EC2CapacityProps{
+			InstanceType:      awsec2.NewInstanceType(jsii.String("t4g.medium")),
+			NotificationTopic: ops,
+		}
+	}
+	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), clusterProps)
+	lb := passthrough.NewLoadBalancer(stack, jsii.String("LoadBalancer"), &passthrough.LoadBalancerProps{
+		Vpc:       cluster.Vpc,
+		DualStack: jsii.Bool(!props.EC2),
+		Alarms:    &passthrough.AlarmProps{Topic: ops},
+	})
+
+	cert := certificateSecret(stack)
+	for _, svc := range publicServices {
+		service := tlsServerProps(svc.id, props.Image, cert, svc.mutualTLS)
+		service.Cluster = cluster
+		service.LoadBalancer = lb
+		service.ListenerPort = jsii.Number(svc.listenerPort)
+		service.Alarms = &passthrough.AlarmProps{Topic: ops}
+		if svc.autoScaling {
+			service.AutoScaling = &passthrough.AutoScalingProps{MaxCapacity: jsii.Number(6)}
+		}
+		var s *passthrough.Service
+		if props.EC2 {
+			s = passthrough.NewEC2Service(stack, jsii.String(svc.id), &passthrough.EC2ServiceProps{ServiceProps: service})
+		} else {
+			s = passthrough.NewFargateService(stack, jsii.String(svc.id), &passthrough.FargateServiceProps{
+				ServiceProps: service,
+				ARM64:        jsii.Bool(svc.arm64),
+				Spot:         jsii.Bool(svc.spot),
+			})
+		}
+		acknowledgeEnvironment(s)
+	}
+	return stack
+}
