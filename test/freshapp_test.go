@@ -148,7 +148,7 @@ func readmeTemplates(t *testing.T) []example {
 		// cdk.json context.
 		app := cdktest.NewApp(t, nil)
 		all := stacks.All(app)
-		assembly := app.Synth(nil)
+		assembly := cdktest.Synth(t, app)
 		for _, stack := range all {
 			name := *stack.StackName()
 			tpl, _ := assembly.GetStackByName(jsii.String(name)).Template().(map[string]any)
