@@ -90,7 +90,11 @@ func NewPublicServicesStack(scope constructs.Construct, id string, props *Public
 			// The target group sends the header; the server must expect it.
 			service.ProxyProtocol = jsii.Bool(true)
 			service.Environment["PROXY_PROTOCOL"] = jsii.String("v2")
-			extraEnvironment = append(extraEnvironment, "PROXY_PROTOCOL")
+			// The load balancer's nodes connect from the VPC's IPv4 range
+			// (to IPv4 targets even when the NLB is dual stack): a PROXY
+			// header from any other peer is refused.
+			service.Environment["PROXY_TRUSTED_CIDRS"] = cluster.Vpc.VpcCidrBlock()
+			extraEnvironment = append(extraEnvironment, "PROXY_PROTOCOL", "PROXY_TRUSTED_CIDRS")
 		}
 		var s *passthrough.Service
 		if props.EC2 {

@@ -94,7 +94,7 @@ func NewServiceToServiceStack(scope constructs.Construct, id string, props *Serv
 func acknowledgeAddressEnvironment(s *passthrough.Service, addresses ...string) {
 	cdknag.NagSuppressions_AddResourceSuppressions(s.TaskDefinition, &[]*cdknag.NagPackSuppression{{
 		Id: jsii.String("AwsSolutions-ECS2"),
-		Reason: jsii.String("Plain environment holds only SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS and the HOST:PORT of the services it calls (" +
+		Reason: jsii.String("Plain environment holds only SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS, STOP_TIMEOUT_SECONDS and the HOST:PORT of the services it calls (" +
 			strings.Join(addresses, ", ") + "); certificate and key arrive as ECS secrets from Secrets Manager"),
 	}}, jsii.Bool(false))
 }

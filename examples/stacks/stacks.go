@@ -224,6 +224,9 @@ func tlsServerProps(workload Workload, cert awssecretsmanager.ISecret, mutualTLS
 		Certificate: certificate,
 		Environment: map[string]*string{
 			"SHUTDOWN_TIMEOUT_SECONDS": jsii.String(fmt.Sprint(shutdownTimeoutSeconds)),
+			// The server refuses to start unless its shutdown budget is
+			// below the container's stop timeout, which it cannot read.
+			"STOP_TIMEOUT_SECONDS": jsii.String(fmt.Sprint(passthrough.DefaultStopTimeout)),
 		},
 		ContainerHealthCheck: workload.HealthCheck,
 		User:                 workload.User,
@@ -237,9 +240,9 @@ func tlsServerProps(workload Workload, cert awssecretsmanager.ISecret, mutualTLS
 // and Passthrough refuses TLS_CERT, TLS_KEY and TLS_CLIENT_CA in plain
 // environment.
 func acknowledgePlainEnvironment(s *passthrough.Service, extra ...string) {
-	names := "SERVICE_NAME and SHUTDOWN_TIMEOUT_SECONDS"
+	names := "SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS and STOP_TIMEOUT_SECONDS"
 	if len(extra) > 0 {
-		names = "SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS, " + strings.Join(extra, ", ")
+		names = "SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS, STOP_TIMEOUT_SECONDS, " + strings.Join(extra, ", ")
 	}
 	cdknag.NagSuppressions_AddResourceSuppressions(s.TaskDefinition, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-ECS2"),
@@ -248,7 +251,8 @@ func acknowledgePlainEnvironment(s *passthrough.Service, extra ...string) {
 }
 
 // repoRoot is the repository's root directory, the Docker build context of
-// the example server (it needs go.mod). It is found from this source file so
+// the example server (its Dockerfile, and .dockerignore at the root, send
+// only examples/tlsserver, a module of its own). It is found from this source file so
 // that the app and the tests resolve it alike whatever their working
 // directory.
 func repoRoot() string {
