@@ -89,42 +89,35 @@ func (a *AlarmProps) enabled() bool {
 	return a == nil || a.Disabled == nil || !*a.Disabled
 }
 
-// addAlarms creates the service's alarms once the target group exists.
-// floor is the number of tasks the service should never drop below.
-func (s *Service) addAlarms(r *resolved, floor *float64) {
-	props := r.Alarms
-	if !props.enabled() {
+// addAlarms creates the service's alarms and rollback rule once the target
+// group exists, unless alarms are disabled (a is nil).
+func (s *Service) addAlarms(a *alarmSettings) {
+	if a == nil {
 		return
 	}
-	var topic awssns.ITopic
-	if props != nil {
-		topic = props.Topic
-	}
-	stack := awscdk.Stack_Of(s)
-	path, stackName := r.names(s)
 	name := func(what string) *string {
-		return jsii.String(alarmName(stackName, path, what))
+		return jsii.String(alarmName(a.stackName, a.path, what))
 	}
 	notify := func(alarm awscloudwatch.Alarm) awscloudwatch.Alarm {
-		notifyTopic(alarm, topic)
+		notifyTopic(alarm, a.topic)
 		return alarm
 	}
-	admitAlarms(stack, stackName, topic)
+	admitAlarms(a.stack, a.stackName, a.topic)
 	minute := seconds(60)
 	metrics := s.TargetGroup.Metrics()
 
 	s.Alarms.HealthyTargets = notify(awscloudwatch.NewAlarm(s, jsii.String("HealthyTargetsAlarm"), &awscloudwatch.AlarmProps{
 		AlarmName:          name("healthy-targets-below-floor"),
-		AlarmDescription:   jsii.String(fmt.Sprintf("Fewer than %s healthy targets behind the listener of %s for 3 minutes: tasks are failing their TCP health checks or not running. Check the service's events and stopped tasks.", formatNumber(*floor), path)),
+		AlarmDescription:   jsii.String(fmt.Sprintf("Fewer than %s healthy targets behind the listener of %s for 3 minutes: tasks are failing their TCP health checks or not running. Check the service's events and stopped tasks.", formatNumber(*a.floor), a.path)),
 		Metric:             metrics.HealthyHostCount(&awscloudwatch.MetricOptions{Statistic: jsii.String("Minimum"), Period: minute}),
-		Threshold:          floor,
+		Threshold:          a.floor,
 		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
 		EvaluationPeriods:  jsii.Number(3),
 	}))
 	unhealthy := name("unhealthy-targets")
 	s.Alarms.UnhealthyTargets = notify(awscloudwatch.NewAlarm(s, jsii.String("UnhealthyTargetsAlarm"), &awscloudwatch.AlarmProps{
 		AlarmName:          unhealthy,
-		AlarmDescription:   jsii.String(fmt.Sprintf("A target of %s failed its health checks for 2 minutes. A deployment that trips this alarm is rolled back.", path)),
+		AlarmDescription:   jsii.String(fmt.Sprintf("A target of %s failed its health checks for 2 minutes. A deployment that trips this alarm is rolled back.", a.path)),
 		Metric:             metrics.UnHealthyHostCount(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: minute}),
 		Threshold:          jsii.Number(0),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
@@ -144,10 +137,10 @@ func (s *Service) addAlarms(r *resolved, floor *float64) {
 	// A failed deployment is an event, not a metric: a rule reports it. Its
 	// name is fixed, like the alarms', so that a topic in another stack can
 	// admit exactly this rule (see sendRuleToTopic).
-	rule := ruleName(stackName, path, "rollback")
+	rule := ruleName(a.stackName, a.path, "rollback")
 	s.Alarms.RollbackRule = awsevents.NewRule(s, jsii.String("RollbackRule"), &awsevents.RuleProps{
 		RuleName:    jsii.String(rule),
-		Description: jsii.String(fmt.Sprintf("ECS rolled back a deployment of %s", path)),
+		Description: jsii.String(fmt.Sprintf("ECS rolled back a deployment of %s", a.path)),
 		EventPattern: &awsevents.EventPattern{
 			Source:     jsii.Strings("aws.ecs"),
 			DetailType: jsii.Strings("ECS Deployment State Change"),
@@ -155,26 +148,22 @@ func (s *Service) addAlarms(r *resolved, floor *float64) {
 			Detail:     &map[string]any{"eventName": []string{"SERVICE_DEPLOYMENT_FAILED"}},
 		},
 	})
-	if topic != nil {
-		sendRuleToTopic(s.Alarms.RollbackRule, stack, rule, topic)
+	if a.topic != nil {
+		sendRuleToTopic(s.Alarms.RollbackRule, a.stack, rule, a.topic)
 	}
 
-	if r.Certificate != nil {
-		days := float64(DefaultCertificateExpiryDays)
-		if props != nil && props.CertificateExpiryDays != nil {
-			days = *props.CertificateExpiryDays
-		}
+	if days := a.certificateExpiryDays; days != nil {
 		s.Alarms.CertificateExpiry = notify(awscloudwatch.NewAlarm(s, jsii.String("CertificateExpiryAlarm"), &awscloudwatch.AlarmProps{
 			AlarmName:        name("certificate-expiry"),
-			AlarmDescription: jsii.String(fmt.Sprintf("The certificate served by %s expires in fewer than %s days. Renew it, put it in the certificate secret, and start a new deployment of the service.", path, formatNumber(days))),
+			AlarmDescription: jsii.String(fmt.Sprintf("The certificate served by %s expires in fewer than %s days. Renew it, put it in the certificate secret, and start a new deployment of the service.", a.path, formatNumber(*days))),
 			Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 				Namespace:     jsii.String(CertificateMetricNamespace),
 				MetricName:    jsii.String(CertificateMetricName),
-				DimensionsMap: &map[string]*string{CertificateMetricDimension: r.metricServiceName},
+				DimensionsMap: &map[string]*string{CertificateMetricDimension: a.metricServiceName},
 				Statistic:     jsii.String("Minimum"),
 				Period:        seconds(certificateAlarmPeriod),
 			}),
-			Threshold:          jsii.Number(days),
+			Threshold:          days,
 			ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
 			// Any hour of the last CertificateMetricMaxInterval with a
 			// datapoint below the threshold: an hour without one (a task

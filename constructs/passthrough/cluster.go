@@ -2,7 +2,6 @@ package passthrough
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsautoscaling"
@@ -238,7 +237,7 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 		v.intRange("EC2.MinCapacity", e.MinCapacity, 0, 10000)
 		v.intRange("EC2.MaxCapacity", e.MaxCapacity, 1, 10000)
 		v.intRange("EC2.TargetCapacityPercent", e.TargetCapacityPercent, 1, 100)
-		if lo, hi := float64OrDefault(e.MinCapacity, defaultMinInstances), float64OrDefault(e.MaxCapacity, defaultMaxInstances); lo > hi && !isToken(lo) && !isToken(hi) {
+		if lo, hi := valueOr(e.MinCapacity, defaultMinInstances), valueOr(e.MaxCapacity, defaultMaxInstances); lo > hi && !isToken(lo) && !isToken(hi) {
 			v.failf("EC2.MaxCapacity", formatNumber(hi), "is below EC2.MinCapacity %s", formatNumber(lo))
 		}
 		if e.MachineImage != nil && e.HostPortRange == nil {
@@ -259,7 +258,7 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 
 	c.Vpc = props.Vpc
 	if c.Vpc == nil {
-		vpc := newVpc(c, float64OrDefault(props.NatGateways, 1), props.DualStack != nil && *props.DualStack)
+		vpc := newVpc(c, valueOr(props.NatGateways, 1), props.DualStack != nil && *props.DualStack)
 		if endpoints {
 			c.EndpointSecurityGroup = addVpcEndpoints(c, vpc, props.EC2 != nil)
 		}
@@ -405,15 +404,6 @@ func (c *Cluster) allowEndpoints(from awsec2.ISecurityGroup) {
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps) {
 	instanceType := props.InstanceType
 	if instanceType == nil {
@@ -470,8 +460,8 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 		Notifications:  notifications,
 		Vpc:            c.Vpc,
 		LaunchTemplate: launchTemplate,
-		MinCapacity:    float64OrDefaultPtr(props.MinCapacity, defaultMinInstances),
-		MaxCapacity:    float64OrDefaultPtr(props.MaxCapacity, defaultMaxInstances),
+		MinCapacity:    pointerOr(props.MinCapacity, defaultMinInstances),
+		MaxCapacity:    pointerOr(props.MaxCapacity, defaultMaxInstances),
 	})
 	if notifications != nil {
 		admitAutoScaling(awscdk.Stack_Of(c), props.NotificationTopic)
@@ -488,7 +478,7 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 		EnableManagedScaling:               jsii.Bool(true),
 		EnableManagedDraining:              jsii.Bool(true),
 		EnableManagedTerminationProtection: jsii.Bool(protect),
-		TargetCapacityPercent:              float64OrDefaultPtr(props.TargetCapacityPercent, 100),
+		TargetCapacityPercent:              pointerOr(props.TargetCapacityPercent, 100),
 	})
 	// Registers the instances with the cluster (ECS_CLUSTER in the agent's
 	// configuration) and adds their security group to cluster.Connections().
@@ -515,20 +505,6 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 	c.capacityProviderName = cp.CapacityProviderName()
 	c.hasEC2 = true
 	c.hostPorts = hostPorts
-}
-
-func float64OrDefault(p *float64, d float64) float64 {
-	if p == nil {
-		return d
-	}
-	return *p
-}
-
-func float64OrDefaultPtr(p *float64, d float64) *float64 {
-	if p == nil {
-		return jsii.Number(d)
-	}
-	return p
 }
 
 // Connections of the cluster's container instances (empty on a Fargate-only

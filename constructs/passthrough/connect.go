@@ -7,12 +7,26 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
 
 // envVarName is what GrantConnect accepts as an environment variable name:
 // the portable shell form, which every language runtime reads back.
 var envVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// callerPath is how the services that GrantConnect admits reach a load
+// balancer: at its first private name (AddPrivateDNSName, or
+// LoadBalancerAttributes.PrivateDNSName), through the NAT gateways
+// (AllowCallersThroughNAT), or else at its own DNS name.
+type callerPath struct {
+	privateDNSName *string
+	// privateDNSRecord holds privateDNSName; callers' services wait for it.
+	// It is nil for a name given with LoadBalancerAttributes.
+	privateDNSRecord constructs.IConstruct
+	// nat are the NAT gateways' addresses that callers arrive from.
+	nat []awsec2.IPeer
+}
 
 // GrantConnect lets caller's containers open TLS connections to s through
 // s's load balancer, and tells them where: the environment variable envVar
@@ -62,22 +76,22 @@ func (s *Service) GrantConnect(caller *Service, envVar string) {
 		v.failf("GrantConnect envVar", fmt.Sprintf("%q", envVar), "is in the TLS_ namespace of the certificate variables; choose another name")
 	case !sameVpc(caller.Service.Cluster().Vpc(), lb.Vpc):
 		v.failf("GrantConnect caller", callerPath, "is in another VPC than load balancer %s, which it cannot reach; expose the load balancer to other VPCs through PrivateLink (NewEndpointService)", *lb.Node().Path())
-	case lb.internetFacing && lb.privateDNSName == nil && lb.natPath == nil:
+	case lb.internetFacing && lb.callers.privateDNSName == nil && lb.callers.nat == nil:
 		v.failf("GrantConnect caller", callerPath, "would reach internet-facing load balancer %s at its public addresses, through the NAT gateway, where its security group cannot tell the caller apart; give it a private path first with AddPrivateDNSName, or accept the NAT path with AllowCallersThroughNAT", *lb.Node().Path())
-	case lb.privateDNSName == nil && !lb.dnsNameKnown:
+	case lb.callers.privateDNSName == nil && !lb.dnsNameKnown:
 		v.failf("GrantConnect caller", callerPath, "needs the DNS name of imported load balancer %s; set LoadBalancerAttributes.DNSName or PrivateDNSName", *lb.Node().Path())
 	}
 	var freshNAT []int
 	switch {
 	case v.err != nil:
-	case lb.natPath != nil && lb.privateDNSName == nil:
+	case lb.callers.nat != nil && lb.callers.privateDNSName == nil:
 		freshNAT = lb.reserveNATPath(v, callerPath, s.ListenerPort)
 	default:
 		lb.reserveIngress(v, "GrantConnect caller", callerPath, caller.SecurityGroup, s.ListenerPort)
 	}
 	v.check()
 
-	host := lb.privateDNSName
+	host := lb.callers.privateDNSName
 	if host == nil {
 		host = lb.DNSName()
 	}
@@ -86,30 +100,15 @@ func (s *Service) GrantConnect(caller *Service, envVar string) {
 		port = *awscdk.Token_AsString(s.ListenerPort, nil)
 	}
 	caller.Container.AddEnvironment(jsii.String(envVar), jsii.String(*host+":"+port))
-	if lb.privateDNSRecord != nil {
+	if lb.callers.privateDNSRecord != nil {
 		// The caller is given the name, not a reference to the record: its
 		// tasks start once the record exists.
-		caller.Service.Node().AddDependency(lb.privateDNSRecord)
+		caller.Service.Node().AddDependency(lb.callers.privateDNSRecord)
 	}
-	if lb.natPath != nil && lb.privateDNSName == nil {
+	if lb.callers.nat != nil && lb.callers.privateDNSName == nil {
 		lb.admitThroughNAT(caller, s.ListenerPort, freshNAT)
 		return
 	}
 	caller.Connections().AllowTo(lb, awsec2.Port_Tcp(s.ListenerPort),
 		jsii.String(fmt.Sprintf("Passthrough %s to %s", *caller.Node().Id(), *s.Node().Id())))
-}
-
-// isTokenString reports whether s is an unresolved token, known only at
-// deploy time.
-func isTokenString(s string) bool {
-	return *awscdk.Token_IsUnresolved(jsii.String(s))
-}
-
-// sameVpc tells whether a and b are the same VPC: the same object, or the
-// same VPC ID.
-func sameVpc(a, b interface{ VpcId() *string }) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	return a == b || *a.VpcId() == *b.VpcId()
 }

@@ -64,7 +64,7 @@ func (lb *LoadBalancer) AddPrivateDNSName(zone awsroute53.IPrivateHostedZone, re
 	lb.checkRecord(v, "AddPrivateDNSName", zone, recordName)
 	switch {
 	case v.err != nil:
-	case lb.natPath != nil:
+	case lb.callers.nat != nil:
 		v.failf("AddPrivateDNSName", fmt.Sprintf("%q", recordName), "cannot be used on load balancer %s, whose callers take the NAT path (AllowCallersThroughNAT); callers take one path", *lb.Node().Path())
 	case lb.imported && lb.internetFacing:
 		v.failf("AddPrivateDNSName", fmt.Sprintf("%q", recordName), "cannot look up the private addresses of imported internet-facing load balancer %s; add the name in the app that owns it and pass it as LoadBalancerAttributes.PrivateDNSName", *lb.Node().Path())
@@ -79,9 +79,9 @@ func (lb *LoadBalancer) AddPrivateDNSName(zone awsroute53.IPrivateHostedZone, re
 	} else {
 		record = lb.addAlias(zone, recordName)
 	}
-	if lb.privateDNSName == nil {
-		lb.privateDNSName = fullyQualified(zone, recordName, record)
-		lb.privateDNSRecord = record
+	if lb.callers.privateDNSName == nil {
+		lb.callers.privateDNSName = fullyQualified(zone, recordName, record)
+		lb.callers.privateDNSRecord = record
 	}
 	return record
 }
@@ -90,7 +90,7 @@ func (lb *LoadBalancer) AddPrivateDNSName(zone awsroute53.IPrivateHostedZone, re
 // as LoadBalancerAttributes.PrivateDNSName), fully qualified and without the
 // final dot, or nil.
 func (lb *LoadBalancer) PrivateDNSName() *string {
-	return lb.privateDNSName
+	return lb.callers.privateDNSName
 }
 
 // fullyQualified is the name of record, as aws-cdk-lib writes it from

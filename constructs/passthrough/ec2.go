@@ -38,7 +38,7 @@ func NewEC2Service(scope constructs.Construct, id *string, props *EC2ServiceProp
 		props = &EC2ServiceProps{}
 	}
 	v := &validator{scope: s}
-	r := props.ServiceProps.validate(v)
+	props.ServiceProps.validate(v)
 	v.intRange("CPU", props.CPU, 0, 10240*4)
 	v.intRange("MemoryLimitMiB", props.MemoryLimitMiB, 6, 1<<24)
 	v.intRange("MemoryReservationMiB", props.MemoryReservationMiB, 6, 1<<24)
@@ -47,19 +47,15 @@ func NewEC2Service(scope constructs.Construct, id *string, props *EC2ServiceProp
 	}
 	var instances awsec2.ISecurityGroup
 	if v.err == nil {
-		instances = r.Cluster.instanceSecurityGroup(v)
+		instances = props.Cluster.instanceSecurityGroup(v)
 	}
 	v.check()
-
-	td := awsecs.NewEc2TaskDefinition(s, jsii.String("TaskDefinition"), &awsecs.Ec2TaskDefinitionProps{
-		NetworkMode: awsecs.NetworkMode_BRIDGE,
-	})
-	s.addContainer(td, r, jsii.Number(0), containerLimits{
-		cpu:               float64OrDefaultPtr(props.CPU, defaultCPU),
-		memoryLimit:       float64OrDefaultPtr(props.MemoryLimitMiB, defaultMemoryLimit),
+	r := props.ServiceProps.resolve(s)
+	limits := containerLimits{
+		cpu:               pointerOr(props.CPU, defaultCPU),
+		memoryLimit:       pointerOr(props.MemoryLimitMiB, defaultMemoryLimit),
 		memoryReservation: props.MemoryReservationMiB,
-	})
-	d := r.deployment
+	}
 	placement := props.PlacementStrategies
 	if placement == nil {
 		placement = []awsecs.PlacementStrategy{
@@ -67,28 +63,33 @@ func NewEC2Service(scope constructs.Construct, id *string, props *EC2ServiceProp
 			awsecs.PlacementStrategy_SpreadAcrossInstances(),
 		}
 	}
+
+	td := awsecs.NewEc2TaskDefinition(s, jsii.String("TaskDefinition"), &awsecs.Ec2TaskDefinitionProps{
+		NetworkMode: awsecs.NetworkMode_BRIDGE,
+	})
+	s.addContainer(td, r, jsii.Number(0), limits)
 	var strategies *[]*awsecs.CapacityProviderStrategy
-	if name := r.Cluster.capacityProviderName; name != nil {
+	if name := r.cluster.capacityProviderName; name != nil {
 		strategies = &[]*awsecs.CapacityProviderStrategy{{CapacityProvider: name, Weight: jsii.Number(1)}}
 	}
 	svc := awsecs.NewEc2Service(s, jsii.String("Service"), &awsecs.Ec2ServiceProps{
-		Cluster:                    r.Cluster.ECS,
+		Cluster:                    r.cluster.ECS,
 		TaskDefinition:             td,
-		DesiredCount:               d.desiredCount,
-		MinHealthyPercent:          d.minHealthy,
-		MaxHealthyPercent:          d.maxHealthy,
-		CircuitBreaker:             d.circuitBreaker,
-		HealthCheckGracePeriod:     d.gracePeriod,
-		ServiceName:                r.ServiceName,
+		DesiredCount:               r.desiredCount,
+		MinHealthyPercent:          r.minHealthyPercent,
+		MaxHealthyPercent:          r.maxHealthyPercent,
+		CircuitBreaker:             r.circuitBreaker,
+		HealthCheckGracePeriod:     r.healthCheckGracePeriod,
+		ServiceName:                r.serviceName,
 		EnableECSManagedTags:       jsii.Bool(true),
 		PropagateTags:              awsecs.PropagatedTagSource_SERVICE,
 		PlacementStrategies:        &placement,
 		CapacityProviderStrategies: strategies,
 	})
 	if strategies != nil {
-		r.Cluster.orderCapacityProviders(svc)
+		r.cluster.orderCapacityProviders(svc)
 	}
-	hostPorts := r.Cluster.hostPorts
+	hostPorts := r.cluster.hostPorts
 	s.attach(svc, r, elbv2.TargetType_INSTANCE, instances,
 		awsec2.Port_TcpRange(jsii.Number(hostPorts.Low), jsii.Number(hostPorts.High)))
 	return s

@@ -92,20 +92,3 @@ func (v *validator) seconds(prop string, d awscdk.Duration, lo, hi float64) {
 	}
 	v.failf(prop, formatNumber(*s)+"s", "must be a whole number of seconds from %s to %s", formatNumber(lo), formatNumber(hi))
 }
-
-func isWholeIn(n, lo, hi float64) bool {
-	return n >= lo && n <= hi && n == math.Trunc(n)
-}
-
-// isToken reports whether n encodes an unresolved token. Tokens are finite
-// numbers; NaN and infinities never are, and cannot cross to jsii as JSON.
-func isToken(n float64) bool {
-	if math.IsNaN(n) || math.IsInf(n, 0) {
-		return false
-	}
-	return *awscdk.Token_IsUnresolved(jsii.Number(n))
-}
-
-func formatNumber(n float64) string {
-	return fmt.Sprintf("%g", n)
-}

@@ -69,17 +69,18 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 		props = &FargateServiceProps{}
 	}
 	v := &validator{scope: s}
-	r := props.ServiceProps.validate(v)
-	cpu := float64OrDefault(props.CPU, defaultCPU)
-	memory := float64OrDefault(props.MemoryLimitMiB, defaultMemoryLimit)
+	props.ServiceProps.validate(v)
+	cpu := valueOr(props.CPU, defaultCPU)
+	memory := valueOr(props.MemoryLimitMiB, defaultMemoryLimit)
 	if fits, known := fargateMemory[cpu]; !known && !isToken(cpu) {
 		v.failf("CPU", formatNumber(cpu), "is not a Fargate task size; use 256, 512, 1024, 2048, 4096, 8192 or 16384")
 	} else if known && !fits(memory) && !isToken(memory) {
 		v.failf("MemoryLimitMiB", formatNumber(memory), "is not offered by Fargate with CPU %s (see the task size table in the Amazon ECS developer guide)", formatNumber(cpu))
 	}
-	spot := props.Spot != nil && *props.Spot
-	arm := props.ARM64 != nil && *props.ARM64
 	v.check()
+	r := props.ServiceProps.resolve(s)
+	spot := valueOr(props.Spot, false)
+	arm := valueOr(props.ARM64, false)
 
 	var platform *awsecs.RuntimePlatform
 	if arm {
@@ -99,30 +100,29 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 	// CloudWatch Logs. Connections a service makes to other services are
 	// added where they are granted.
 	sg := awsec2.NewSecurityGroup(s, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
-		Vpc:              r.Cluster.Vpc,
+		Vpc:              r.cluster.Vpc,
 		Description:      jsii.String(fmt.Sprintf("Passthrough Fargate tasks: TLS from the load balancer on port %s only", formatNumber(*r.containerPort))),
 		AllowAllOutbound: jsii.Bool(false),
 	})
 	sg.AddEgressRule(anyIPv4(), tcpPort(443), jsii.String("HTTPS to AWS APIs and image registries"), nil)
-	r.Cluster.allowEndpoints(sg)
+	r.cluster.allowEndpoints(sg)
 
 	var strategies *[]*awsecs.CapacityProviderStrategy
 	if spot {
 		strategies = &[]*awsecs.CapacityProviderStrategy{
-			{CapacityProvider: jsii.String("FARGATE"), Base: r.desiredCount, Weight: jsii.Number(1)},
+			{CapacityProvider: jsii.String("FARGATE"), Base: r.tasks, Weight: jsii.Number(1)},
 			{CapacityProvider: jsii.String("FARGATE_SPOT"), Weight: jsii.Number(3)},
 		}
 	}
-	d := r.deployment
 	svc := awsecs.NewFargateService(s, jsii.String("Service"), &awsecs.FargateServiceProps{
-		Cluster:                    r.Cluster.ECS,
+		Cluster:                    r.cluster.ECS,
 		TaskDefinition:             td,
-		DesiredCount:               d.desiredCount,
-		MinHealthyPercent:          d.minHealthy,
-		MaxHealthyPercent:          d.maxHealthy,
-		CircuitBreaker:             d.circuitBreaker,
-		HealthCheckGracePeriod:     d.gracePeriod,
-		ServiceName:                r.ServiceName,
+		DesiredCount:               r.desiredCount,
+		MinHealthyPercent:          r.minHealthyPercent,
+		MaxHealthyPercent:          r.maxHealthyPercent,
+		CircuitBreaker:             r.circuitBreaker,
+		HealthCheckGracePeriod:     r.healthCheckGracePeriod,
+		ServiceName:                r.serviceName,
 		EnableECSManagedTags:       jsii.Bool(true),
 		PropagateTags:              awsecs.PropagatedTagSource_SERVICE,
 		AssignPublicIp:             jsii.Bool(false),
@@ -132,7 +132,7 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 		PlatformVersion:            props.PlatformVersion,
 	})
 	if strategies != nil {
-		r.Cluster.orderCapacityProviders(svc)
+		r.cluster.orderCapacityProviders(svc)
 	}
 	s.attach(svc, r, elbv2.TargetType_IP, sg, tcpPort(*r.containerPort))
 	return s

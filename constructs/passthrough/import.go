@@ -72,15 +72,15 @@ func ImportLoadBalancer(scope constructs.Construct, id *string, attrs *LoadBalan
 
 	lb.imported = true
 	lb.Vpc = attrs.Vpc
-	lb.allowedClients = attrs.AllowedClients
+	lb.ingress.clients = attrs.AllowedClients
 	lb.internetFacing = attrs.InternetFacing == nil || *attrs.InternetFacing
 	lb.dnsNameKnown = attrs.DNSName != nil
 	lb.hostedZoneKnown = attrs.CanonicalHostedZoneID != nil
-	lb.privateDNSName = attrs.PrivateDNSName
+	lb.callers.privateDNSName = attrs.PrivateDNSName
 	lb.warnInternalOpenToAnyAddress()
 	for _, port := range attrs.ListenerPortsInUse {
-		lb.listeners[port] = "a service of the app that owns it (ListenerPortsInUse)"
-		lb.listenerN++
+		lb.listeners.owner[port] = "a service of the app that owns it (ListenerPortsInUse)"
+		lb.listeners.n++
 	}
 	lb.SecurityGroup = awsec2.SecurityGroup_FromSecurityGroupId(lb, jsii.String("SecurityGroup"), attrs.SecurityGroupID, &awsec2.SecurityGroupImportOptions{
 		AllowAllOutbound: jsii.Bool(false),

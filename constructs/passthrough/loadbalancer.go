@@ -135,44 +135,28 @@ type LoadBalancer struct {
 	// balancer is imported.
 	PortAllocationErrorsAlarm awscloudwatch.Alarm
 
-	allowedClients []awsec2.IPeer
-	// listeners maps each listener port in use to the path of the service
-	// that owns it, to report conflicts at synth time.
-	listeners map[float64]string
-	listenerN int
-	// ingress counts the inbound rules of the security group per address
-	// family; admitted holds the rules already counted, because aws-cdk-lib
-	// adds an identical rule only once.
-	ingress  ruleCount
-	admitted map[string]bool
-	// privatePorts are the PrivateListenerPorts.
-	privatePorts map[float64]bool
-	// claimant is the service whose listener port was claimed last: the
-	// client rules that follow belong to it.
-	claimant       constructs.Construct
-	ownStack       awscdk.Stack
-	internetFacing bool
-	dualStack      bool
-	subnets        *awsec2.SubnetSelection
-	// nlb is the load balancer created here; nil when imported.
-	nlb elbv2.NetworkLoadBalancer
-	// privateDNSName resolves to the load balancer's private addresses (see
-	// AddPrivateDNSName); callers granted with GrantConnect use it.
-	privateDNSName *string
-	// privateDNSRecord holds privateDNSName; callers' services wait for it.
-	privateDNSRecord constructs.IConstruct
+	// What the load balancer is, set once by NewLoadBalancer or
+	// ImportLoadBalancer.
+	internetFacing, dualStack bool
 	// imported is set for a load balancer of another app; dnsNameKnown and
 	// hostedZoneKnown tell whether its DNS name and hosted zone are.
 	imported, dnsNameKnown, hostedZoneKnown bool
-	// natPath holds the NAT gateways' addresses that callers arrive from,
-	// when AllowCallersThroughNAT made the DNS name their path.
-	natPath []awsec2.IPeer
-	// enforcePrivateLink is EnforceSecurityGroupOnPrivateLink as given.
+	// nlb, subnets and enforcePrivateLink (EnforceSecurityGroupOnPrivateLink
+	// as given) are those of a load balancer created here; nlb is nil when
+	// imported.
+	nlb                elbv2.NetworkLoadBalancer
+	subnets            *awsec2.SubnetSelection
 	enforcePrivateLink *bool
-	// ec23Suppressed tells whether the group records cdk-nag's
-	// AwsSolutions-EC23 suppression; adminExposed that an administration
-	// port faces any address, so it never may.
-	ec23Suppressed, adminExposed bool
+	ownStack           awscdk.Stack // see stack
+
+	// What services add to it, counted against its quotas as they claim it.
+	listeners listenerPorts
+	ingress   ingressRules // see quota.go
+	review    exposure     // see warnings.go
+
+	// callers is how services granted with GrantConnect reach it (see
+	// connect.go).
+	callers callerPath
 }
 
 // NewLoadBalancer creates the NLB, its security group and a stack output with
@@ -219,7 +203,7 @@ func NewLoadBalancer(scope constructs.Construct, id *string, props *LoadBalancer
 	lb.subnets = subnets
 	lb.dnsNameKnown, lb.hostedZoneKnown = true, true
 	for _, port := range props.PrivateListenerPorts {
-		lb.privatePorts[port] = true
+		lb.ingress.private[port] = true
 	}
 
 	description := "Passthrough NLB: clients on listener ports in, service targets out"
@@ -234,9 +218,9 @@ func NewLoadBalancer(scope constructs.Construct, id *string, props *LoadBalancer
 		lb.admitPathMTUDiscovery(sg)
 	}
 
-	lb.allowedClients = props.AllowedClients
-	if lb.allowedClients == nil {
-		lb.allowedClients = defaultClients(sg, props.Vpc, internetFacing, dualStack)
+	lb.ingress.clients = props.AllowedClients
+	if lb.ingress.clients == nil {
+		lb.ingress.clients = defaultClients(sg, props.Vpc, internetFacing, dualStack)
 		if !internetFacing {
 			suppressNag(sg, nagSuppression{
 				id:        "CdkNagValidationFailure",
@@ -311,7 +295,10 @@ func (lb *LoadBalancer) addResetsAlarm(props *AlarmProps) {
 }
 
 func newLoadBalancer(scope constructs.Construct, id *string) *LoadBalancer {
-	lb := &LoadBalancer{listeners: map[float64]string{}, admitted: map[string]bool{}, privatePorts: map[float64]bool{}}
+	lb := &LoadBalancer{
+		listeners: listenerPorts{owner: map[float64]string{}},
+		ingress:   ingressRules{counted: map[string]bool{}, private: map[float64]bool{}},
+	}
 	constructs.NewConstruct_Override(lb, scope, id)
 	return lb
 }
@@ -361,24 +348,32 @@ func (lb *LoadBalancer) DNSName() *string {
 	return lb.NLB.LoadBalancerDnsName()
 }
 
-// claimListenerPort reserves port for the service at path owner, or reports
-// why it cannot be had: a port taken by another service, or a quota that the
-// new listener and its client rules would exceed.
+// listenerPorts are the listener ports in use on a load balancer, each with
+// the path of the service that owns it, to report conflicts at synth time,
+// and how many listeners count against MaxListeners.
+type listenerPorts struct {
+	owner map[float64]string
+	n     int
+}
+
+// claimListenerPort reserves port for the service that v validates, or
+// reports why it cannot be had: a port taken by another service, or a quota
+// that the new listener and its client rules would exceed.
 func (lb *LoadBalancer) claimListenerPort(v *validator, port *float64) {
-	if lb.listenerN+1 > MaxListeners {
-		v.failf("ListenerPort", formatNumber(*port), "would be listener %d on load balancer %s, over the quota of %d listeners per Network Load Balancer", lb.listenerN+1, *lb.Node().Path(), MaxListeners)
+	if lb.listeners.n+1 > MaxListeners {
+		v.failf("ListenerPort", formatNumber(*port), "would be listener %d on load balancer %s, over the quota of %d listeners per Network Load Balancer", lb.listeners.n+1, *lb.Node().Path(), MaxListeners)
 		return
 	}
-	clients := lb.clientRules(*port)
-	if rules := lb.ingress.add(clients); rules.v4 > MaxIngressRules {
-		v.failf("ListenerPort", formatNumber(*port), "would bring the security group of load balancer %s to %d inbound rules (%d allowed clients per listener), over the default quota of %d", *lb.Node().Path(), rules.v4, len(lb.allowedClients), MaxIngressRules)
+	clients := lb.ingress.clientRules(*port)
+	if rules := lb.ingress.count.add(clients); rules.v4 > MaxIngressRules {
+		v.failf("ListenerPort", formatNumber(*port), "would bring the security group of load balancer %s to %d inbound rules (%d allowed clients per listener), over the default quota of %d", *lb.Node().Path(), rules.v4, len(lb.ingress.clients), MaxIngressRules)
 		return
 	} else if rules.v6 > MaxIngressRules {
-		v.failf("ListenerPort", formatNumber(*port), "would bring the security group of load balancer %s to %d inbound IPv6 rules (%d allowed clients per listener), over the default quota of %d, which IPv6 rules count against apart from IPv4 rules", *lb.Node().Path(), rules.v6, len(lb.allowedClients), MaxIngressRules)
+		v.failf("ListenerPort", formatNumber(*port), "would bring the security group of load balancer %s to %d inbound IPv6 rules (%d allowed clients per listener), over the default quota of %d, which IPv6 rules count against apart from IPv4 rules", *lb.Node().Path(), rules.v6, len(lb.ingress.clients), MaxIngressRules)
 		return
 	}
 	if isWholeIn(*port, 1, 65535) {
-		if owner, taken := lb.listeners[*port]; taken {
+		if owner, taken := lb.listeners.owner[*port]; taken {
 			v.failf("ListenerPort", formatNumber(*port), "is already used by %s on load balancer %s; give each service its own listener port", owner, *lb.Node().Path())
 			return
 		}
@@ -386,49 +381,33 @@ func (lb *LoadBalancer) claimListenerPort(v *validator, port *float64) {
 	if v.err != nil {
 		return
 	}
-	lb.listeners[*port] = *v.scope.Node().Path()
-	lb.listenerN++
-	lb.ingress = lb.ingress.add(clients)
-	lb.claimant = v.scope
-}
-
-// clientRules counts the rules that admit the allowed clients to one
-// listener port.
-func (lb *LoadBalancer) clientRules(port float64) ruleCount {
-	var n ruleCount
-	if lb.privatePorts[port] {
-		return n
-	}
-	for _, peer := range lb.allowedClients {
-		n = n.add(rulesOf(peer))
-	}
-	return n
+	lb.listeners.owner[*port] = *v.scope.Node().Path()
+	lb.listeners.n++
+	lb.ingress.count = lb.ingress.count.add(clients)
 }
 
 // allowClients opens the listener port to the allowed clients, unless it is
-// one of the PrivateListenerPorts. The rules belong to the service that
-// claimed the port: when that service is in another stack than the load
-// balancer, or the load balancer is imported, they are separate resources in
-// the service's stack, so that the load balancer's stack never changes with
-// the services that other stacks attach (and references run one way only,
-// from the service's stack to the load balancer's).
-func (lb *LoadBalancer) allowClients(listenerPort float64) {
-	owner := lb.claimant
-	lb.claimant = nil
-	if lb.privatePorts[listenerPort] {
+// one of the PrivateListenerPorts. The rules belong to owner, the service
+// that claimed the port: when that service is in another stack than the
+// load balancer, or the load balancer is imported, they are separate
+// resources in the service's stack, so that the load balancer's stack never
+// changes with the services that other stacks attach (and references run
+// one way only, from the service's stack to the load balancer's).
+func (lb *LoadBalancer) allowClients(owner constructs.Construct, listenerPort float64) {
+	if lb.ingress.private[listenerPort] {
 		return
 	}
 	port := tcpPort(listenerPort)
 	group := lb.SecurityGroup
 	// jsii hands back the same Go value for the same stack, so comparing
 	// them costs one round trip per service, not a path lookup each.
-	if owner != nil && !lb.imported && awscdk.Stack_Of(owner) != lb.stack() {
+	if !lb.imported && awscdk.Stack_Of(owner) != lb.stack() {
 		group = awsec2.SecurityGroup_FromSecurityGroupId(owner, jsii.String("LoadBalancerSecurityGroup"), lb.SecurityGroup.SecurityGroupId(), &awsec2.SecurityGroupImportOptions{
 			AllowAllOutbound: jsii.Bool(false),
 			Mutable:          jsii.Bool(true),
 		})
 	}
-	for _, peer := range lb.allowedClients {
+	for _, peer := range lb.ingress.clients {
 		group.AddIngressRule(peer, port, jsii.String("Passthrough listener"), jsii.Bool(false))
 	}
 	lb.exposeListener(owner, listenerPort, group)

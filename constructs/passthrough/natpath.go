@@ -43,8 +43,8 @@ func (lb *LoadBalancer) AllowCallersThroughNAT(natAddresses ...awsec2.IPeer) {
 	switch {
 	case !lb.internetFacing:
 		v.failf("AllowCallersThroughNAT", "", "is for an internet-facing load balancer; callers reach internal load balancer %s by its own DNS name, which resolves to its private addresses", *lb.Node().Path())
-	case lb.privateDNSName != nil:
-		v.failf("AllowCallersThroughNAT", "", "cannot be used on load balancer %s, which already has a private path (AddPrivateDNSName %s); callers take one path", *lb.Node().Path(), *lb.privateDNSName)
+	case lb.callers.privateDNSName != nil:
+		v.failf("AllowCallersThroughNAT", "", "cannot be used on load balancer %s, which already has a private path (AddPrivateDNSName %s); callers take one path", *lb.Node().Path(), *lb.callers.privateDNSName)
 	case lb.imported && !lb.dnsNameKnown:
 		v.failf("AllowCallersThroughNAT", "", "needs the DNS name of imported load balancer %s; set LoadBalancerAttributes.DNSName", *lb.Node().Path())
 	}
@@ -62,7 +62,7 @@ func (lb *LoadBalancer) AllowCallersThroughNAT(natAddresses ...awsec2.IPeer) {
 		}
 	}
 	v.check()
-	lb.natPath = natAddresses
+	lb.callers.nat = natAddresses
 }
 
 // natGatewayAddresses are the Elastic IP addresses of the NAT gateways in
@@ -85,8 +85,8 @@ func natGatewayAddresses(vpc awsec2.Vpc) []awsec2.IPeer {
 // returns the indexes of the addresses not admitted on it yet.
 func (lb *LoadBalancer) reserveNATPath(v *validator, callerPath string, port *float64) []int {
 	var fresh []int
-	for i, peer := range lb.natPath {
-		if !lb.admitted[*peer.UniqueId()+" "+formatNumber(*port)] {
+	for i, peer := range lb.callers.nat {
+		if !lb.ingress.counted[*peer.UniqueId()+" "+formatNumber(*port)] {
 			fresh = append(fresh, i)
 		}
 		lb.reserveIngress(v, "GrantConnect caller", callerPath, peer, port)
@@ -109,7 +109,7 @@ func (lb *LoadBalancer) admitThroughNAT(caller *Service, port *float64, fresh []
 			IpProtocol:  jsii.String("tcp"),
 			FromPort:    port,
 			ToPort:      port,
-			CidrIp:      lb.natPath[i].ToIngressRuleConfig().CidrIp,
+			CidrIp:      lb.callers.nat[i].ToIngressRuleConfig().CidrIp,
 			Description: jsii.String(fmt.Sprintf("Passthrough callers in the VPC through NAT gateway address %d", i+1)),
 		})
 		suppressNag(rule, nagSuppression{

@@ -73,6 +73,6 @@ func (lb *LoadBalancer) admitPathMTUDiscovery(sg awsec2.ISecurityGroup) {
 			id:     "AwsSolutions-EC23",
 			reason: "Admits only " + m.what + " from any address: routers anywhere on a client's path send it for path MTU discovery, which AWS's Network Load Balancer security group guidance admits ICMP for. It opens no TCP or UDP port.",
 		})
-		lb.ingress = lb.ingress.add(m.rules)
+		lb.ingress.count = lb.ingress.count.add(m.rules)
 	}
 }

@@ -2,6 +2,31 @@ package passthrough
 
 import "github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 
+// ingressRules are the inbound rules of a load balancer's security group:
+// whom its listener ports admit, and how many rules per address family
+// count against MaxIngressRules.
+type ingressRules struct {
+	clients []awsec2.IPeer   // AllowedClients
+	private map[float64]bool // PrivateListenerPorts, which admit no client
+	count   ruleCount
+	// counted holds the rules already counted, by peer and port, because
+	// aws-cdk-lib adds an identical rule only once.
+	counted map[string]bool
+}
+
+// clientRules counts the rules that admit the allowed clients to one
+// listener port.
+func (in *ingressRules) clientRules(port float64) ruleCount {
+	var n ruleCount
+	if in.private[port] {
+		return n
+	}
+	for _, peer := range in.clients {
+		n = n.add(rulesOf(peer))
+	}
+	return n
+}
+
 // ruleCount is a number of security group rules per address family.
 type ruleCount struct{ v4, v6 int }
 
@@ -26,10 +51,10 @@ func rulesOf(peer awsec2.IPeer) ruleCount {
 // would exceed it. A rule already counted is free: aws-cdk-lib adds it once.
 func (lb *LoadBalancer) reserveIngress(v *validator, prop, value string, peer awsec2.IPeer, port *float64) {
 	key := *peer.UniqueId() + " " + formatNumber(*port)
-	if lb.admitted[key] {
+	if lb.ingress.counted[key] {
 		return
 	}
-	rules := lb.ingress.add(rulesOf(peer))
+	rules := lb.ingress.count.add(rulesOf(peer))
 	if rules.v4 > MaxIngressRules || rules.v6 > MaxIngressRules {
 		v.failf(prop, value, "would bring the security group of load balancer %s to %d inbound rules (IPv4) and %d (IPv6), over the default quota of %d per family", *lb.Node().Path(), rules.v4, rules.v6, MaxIngressRules)
 		return
@@ -37,6 +62,6 @@ func (lb *LoadBalancer) reserveIngress(v *validator, prop, value string, peer aw
 	if v.err != nil {
 		return
 	}
-	lb.admitted[key] = true
-	lb.ingress = rules
+	lb.ingress.counted[key] = true
+	lb.ingress.count = rules
 }

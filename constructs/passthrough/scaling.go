@@ -35,59 +35,55 @@ type AutoScalingProps struct {
 	ScaleInCooldown awscdk.Duration
 }
 
-// floor is the number of tasks below which the service is not redundant.
-func (r *resolved) floor() float64 {
-	if r.DesiredCount != nil && *r.DesiredCount < DefaultDesiredCount {
-		return *r.DesiredCount
-	}
-	return DefaultDesiredCount
-}
+// Defaults of AutoScalingProps; the reasons are in the fields' doc comments.
+const (
+	DefaultTargetCPUPercent    = 60
+	DefaultTargetMemoryPercent = 75
+	DefaultScaleOutCooldown    = 60  // seconds
+	DefaultScaleInCooldown     = 300 // seconds
+	// minTargetPercent and maxTargetPercent bound the target utilizations
+	// accepted.
+	minTargetPercent, maxTargetPercent = 10, 95
+)
 
-func (a *AutoScalingProps) validate(v *validator, r *resolved) {
+// validate checks a against the service's tasks, DesiredCount or its
+// default: MinCapacity may go below two tasks (one per Availability Zone)
+// only where DesiredCount already did.
+func (a *AutoScalingProps) validate(v *validator, tasks float64) {
 	if a == nil {
 		return
 	}
 	v.required("AutoScaling.MaxCapacity", a.MaxCapacity != nil)
-	v.intRange("AutoScaling.MinCapacity", a.MinCapacity, r.floor(), 10000)
-	v.intRange("AutoScaling.MaxCapacity", a.MaxCapacity, 1, 10000)
-	v.intRange("AutoScaling.TargetCPUPercent", a.TargetCPUPercent, 10, 95)
-	v.intRange("AutoScaling.TargetMemoryPercent", a.TargetMemoryPercent, 10, 95)
-	lo := float64OrDefault(a.MinCapacity, *r.desiredCount)
+	v.intRange("AutoScaling.MinCapacity", a.MinCapacity, min(tasks, DefaultDesiredCount), maxTasks)
+	v.intRange("AutoScaling.MaxCapacity", a.MaxCapacity, 1, maxTasks)
+	v.intRange("AutoScaling.TargetCPUPercent", a.TargetCPUPercent, minTargetPercent, maxTargetPercent)
+	v.intRange("AutoScaling.TargetMemoryPercent", a.TargetMemoryPercent, minTargetPercent, maxTargetPercent)
+	lo := valueOr(a.MinCapacity, tasks)
 	if a.MaxCapacity != nil && *a.MaxCapacity < lo && !isToken(*a.MaxCapacity) && !isToken(lo) {
 		v.failf("AutoScaling.MaxCapacity", formatNumber(*a.MaxCapacity), "is below the minimum capacity %s", formatNumber(lo))
 	}
 }
 
-// minCapacity is the lower bound auto scaling keeps.
-func (a *AutoScalingProps) minCapacity(r *resolved) *float64 {
-	return float64OrDefaultPtr(a.MinCapacity, *r.desiredCount)
-}
-
-// addScaling registers the service with Application Auto Scaling. The ECS
-// service then has no DesiredCount in the template (see validate), so a
-// deployment keeps the current, scaled count instead of resetting it.
-func (s *Service) addScaling(a *AutoScalingProps, r *resolved) {
+// addScaling registers the service with Application Auto Scaling, if
+// scaling is set. The ECS service then has no DesiredCount in the template
+// (see resolve), so a deployment keeps the current, scaled count instead of
+// resetting it.
+func (s *Service) addScaling(a *scalingSettings) {
 	if a == nil {
 		return
 	}
-	seconds := func(d awscdk.Duration, def float64) awscdk.Duration {
-		if d != nil {
-			return d
-		}
-		return seconds(def)
-	}
 	s.Scaling = s.Service.AutoScaleTaskCount(&awsapplicationautoscaling.EnableScalingProps{
-		MinCapacity: a.minCapacity(r),
-		MaxCapacity: a.MaxCapacity,
+		MinCapacity: a.minCapacity,
+		MaxCapacity: a.maxCapacity,
 	})
 	s.Scaling.ScaleOnCpuUtilization(jsii.String("Cpu"), &awsecs.CpuUtilizationScalingProps{
-		TargetUtilizationPercent: float64OrDefaultPtr(a.TargetCPUPercent, 60),
-		ScaleOutCooldown:         seconds(a.ScaleOutCooldown, 60),
-		ScaleInCooldown:          seconds(a.ScaleInCooldown, 300),
+		TargetUtilizationPercent: a.targetCPUPercent,
+		ScaleOutCooldown:         a.scaleOutCooldown,
+		ScaleInCooldown:          a.scaleInCooldown,
 	})
 	s.Scaling.ScaleOnMemoryUtilization(jsii.String("Memory"), &awsecs.MemoryUtilizationScalingProps{
-		TargetUtilizationPercent: float64OrDefaultPtr(a.TargetMemoryPercent, 75),
-		ScaleOutCooldown:         seconds(a.ScaleOutCooldown, 60),
-		ScaleInCooldown:          seconds(a.ScaleInCooldown, 300),
+		TargetUtilizationPercent: a.targetMemoryPercent,
+		ScaleOutCooldown:         a.scaleOutCooldown,
+		ScaleInCooldown:          a.scaleInCooldown,
 	})
 }

@@ -1,7 +1,6 @@
 package passthrough
 
 import (
-	"fmt"
 	"regexp"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -38,6 +37,7 @@ const (
 	maxHealthCheckGracePeriod      = 2147483647
 	containerNamePattern           = `^[A-Za-z0-9_-]{1,255}$`
 	defaultCPU, defaultMemoryLimit = 256, 512
+	maxTasks                       = 10000
 )
 
 var containerName = regexp.MustCompile(containerNamePattern)
@@ -215,124 +215,10 @@ type Service struct {
 	Scaling awsecs.ScalableTaskCount
 }
 
-// resolved holds ServiceProps with the defaults applied.
-type resolved struct {
-	*ServiceProps
-	listenerPort, containerPort, desiredCount *float64
-	containerName                             *string
-	deployment                                deployment
-	// metricServiceName is the dimension of the certificate expiry metric.
-	metricServiceName *string
-	// environment is Environment plus what the construct adds.
-	environment map[string]*string
-	// path and stackName name the service, once looked up (see names).
-	path, stackName string
-}
-
-// names returns the construct path of the service s and the name of its
-// stack, looking them up once.
-func (r *resolved) names(s constructs.IConstruct) (path, stackName string) {
-	if r.path == "" {
-		r.path = *s.Node().Path()
-		r.stackName = *awscdk.Stack_Of(s).StackName()
-	}
-	return r.path, r.stackName
-}
-
-type deployment struct {
-	desiredCount, minHealthy, maxHealthy *float64
-	circuitBreaker                       *awsecs.DeploymentCircuitBreaker
-	gracePeriod                          awscdk.Duration
-}
-
 func newService(scope constructs.Construct, id *string) *Service {
 	s := &Service{}
 	constructs.NewConstruct_Override(s, scope, id)
 	return s
-}
-
-// validate checks the shared props and claims the listener port; launch-type
-// checks run on the same validator before it panics.
-func (p *ServiceProps) validate(v *validator) *resolved {
-	v.required("Cluster", p.Cluster != nil)
-	v.required("LoadBalancer", p.LoadBalancer != nil)
-	v.required("Image", p.Image != nil)
-	v.intRange("ListenerPort", p.ListenerPort, 1, 65535)
-	v.intRange("ContainerPort", p.ContainerPort, 1, 65535)
-	v.intRange("DesiredCount", p.DesiredCount, 1, 10000)
-	v.intRange("HealthyThresholdCount", p.HealthyThresholdCount, minThreshold, maxThreshold)
-	v.intRange("UnhealthyThresholdCount", p.UnhealthyThresholdCount, minThreshold, maxThreshold)
-	v.intRange("MinHealthyPercent", p.MinHealthyPercent, 0, 100)
-	v.intRange("MaxHealthyPercent", p.MaxHealthyPercent, 100, 200)
-	v.seconds("HealthCheckInterval", p.HealthCheckInterval, minHealthCheckInterval, maxHealthCheckInterval)
-	v.seconds("DeregistrationDelay", p.DeregistrationDelay, 0, maxDeregistrationDelay)
-	v.seconds("StopTimeout", p.StopTimeout, 2, maxStopTimeout)
-	v.seconds("HealthCheckGracePeriod", p.HealthCheckGracePeriod, 0, maxHealthCheckGracePeriod)
-	p.Certificate.validate(v)
-	for _, name := range []string{EnvCertificate, EnvPrivateKey, EnvClientCA} {
-		if _, plain := p.Environment[name]; plain {
-			v.failf("Environment", name, "would put key material in the template in plain text; deliver it with Certificate (or Secrets)")
-		}
-		if _, dup := p.Secrets[name]; dup && p.Certificate != nil {
-			v.failf("Secrets", name, "is also set by Certificate; set it in one place")
-		}
-	}
-	if p.ContainerName != nil && !containerName.MatchString(*p.ContainerName) {
-		v.failf("ContainerName", fmt.Sprintf("%q", *p.ContainerName), "must be 1 to 255 letters, digits, hyphens or underscores")
-	}
-	r := &resolved{
-		ServiceProps:  p,
-		listenerPort:  float64OrDefaultPtr(p.ListenerPort, DefaultListenerPort),
-		containerPort: float64OrDefaultPtr(p.ContainerPort, DefaultContainerPort),
-		desiredCount:  float64OrDefaultPtr(p.DesiredCount, DefaultDesiredCount),
-		containerName: p.ContainerName,
-	}
-	if r.containerName == nil {
-		r.containerName = jsii.String(DefaultContainerName)
-	}
-	r.deployment = deployment{
-		desiredCount:   r.desiredCount,
-		minHealthy:     float64OrDefaultPtr(p.MinHealthyPercent, DefaultMinHealthyPercent),
-		maxHealthy:     float64OrDefaultPtr(p.MaxHealthyPercent, DefaultMaxHealthyPercent),
-		circuitBreaker: p.CircuitBreaker,
-		gracePeriod:    p.HealthCheckGracePeriod,
-	}
-	if r.deployment.circuitBreaker == nil {
-		r.deployment.circuitBreaker = &awsecs.DeploymentCircuitBreaker{Enable: jsii.Bool(true), Rollback: jsii.Bool(true)}
-	}
-	if r.deployment.gracePeriod == nil {
-		r.deployment.gracePeriod = seconds(DefaultHealthCheckGracePeriod)
-	}
-	p.AutoScaling.validate(v, r)
-	p.Alarms.validate(v)
-	if p.AutoScaling != nil {
-		// Application Auto Scaling owns the count; a DesiredCount in the
-		// template would reset it on every deployment.
-		r.deployment.desiredCount = nil
-	}
-	r.environment = p.Environment
-	if p.Certificate != nil && p.Alarms.enabled() {
-		r.metricServiceName = p.Environment[EnvServiceName]
-		if r.metricServiceName == nil {
-			// Stack and path, not the construct ID alone: metrics are per
-			// account and Region, and two stacks there that both have an
-			// "Api" would otherwise report into one series, each alarm
-			// firing for the other's certificate.
-			path, stackName := r.names(v.scope)
-			r.metricServiceName = jsii.String(stackName + "/" + relativePath(stackName, path))
-			r.environment = map[string]*string{EnvServiceName: r.metricServiceName}
-			for k, val := range p.Environment {
-				r.environment[k] = val
-			}
-		}
-	}
-	if v.err == nil && p.Cluster != nil && p.LoadBalancer != nil && !sameVpc(p.Cluster.Vpc, p.LoadBalancer.Vpc) {
-		v.failf("LoadBalancer", *p.LoadBalancer.Node().Path(), "is in another VPC than cluster %s; an NLB can only reach targets in its own VPC", *p.Cluster.Node().Path())
-	}
-	if v.err == nil {
-		p.LoadBalancer.claimListenerPort(v, r.listenerPort)
-	}
-	return r
 }
 
 // containerLimits are set on the container in bridge mode; on Fargate the
@@ -343,35 +229,18 @@ type containerLimits struct {
 
 // addContainer adds the TLS container to the task definition. hostPort is
 // the container port for awsvpc and 0 (dynamic) for bridge network mode.
-func (s *Service) addContainer(td awsecs.TaskDefinition, r *resolved, hostPort *float64, limits containerLimits) {
-	retention := r.LogRetention
-	if retention == "" {
-		retention = defaultLogRetention
-	}
-	s.LogGroup = awslogs.NewLogGroup(s, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: retention})
-	stopTimeout := r.StopTimeout
-	if stopTimeout == nil {
-		stopTimeout = seconds(DefaultStopTimeout)
-	}
+func (s *Service) addContainer(td awsecs.TaskDefinition, r *settings, hostPort *float64, limits containerLimits) {
+	s.LogGroup = awslogs.NewLogGroup(s, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: r.logRetention})
 	var env *map[string]*string
 	if r.environment != nil {
 		env = &r.environment
 	}
 	var secrets *map[string]awsecs.Secret
-	if r.Secrets != nil || r.Certificate != nil {
-		merged := map[string]awsecs.Secret{}
-		for k, v := range r.Secrets {
-			merged[k] = v
-		}
-		if r.Certificate != nil {
-			for k, v := range r.Certificate.secrets() {
-				merged[k] = v
-			}
-		}
-		secrets = &merged
+	if r.secrets != nil {
+		secrets = &r.secrets
 	}
 	s.Container = td.AddContainer(r.containerName, &awsecs.ContainerDefinitionOptions{
-		Image:                r.Image,
+		Image:                r.image,
 		Cpu:                  limits.cpu,
 		MemoryLimitMiB:       limits.memoryLimit,
 		MemoryReservationMiB: limits.memoryReservation,
@@ -386,16 +255,16 @@ func (s *Service) addContainer(td awsecs.TaskDefinition, r *resolved, hostPort *
 			HostPort:      hostPort,
 			Protocol:      awsecs.Protocol_TCP,
 		}},
-		StopTimeout:            stopTimeout,
-		HealthCheck:            r.ContainerHealthCheck,
-		User:                   r.User,
-		ReadonlyRootFilesystem: jsii.Bool(r.ReadonlyRootFilesystem == nil || *r.ReadonlyRootFilesystem),
+		StopTimeout:            r.stopTimeout,
+		HealthCheck:            r.healthCheck,
+		User:                   r.user,
+		ReadonlyRootFilesystem: jsii.Bool(r.readonlyRootFilesystem),
 	})
-	if r.Certificate != nil && r.Certificate.EncryptionKey != nil {
-		r.Certificate.EncryptionKey.GrantDecrypt(td.ObtainExecutionRole())
+	if r.certificateKey != nil {
+		r.certificateKey.GrantDecrypt(td.ObtainExecutionRole())
 	}
 	suppressExecutionRoleWildcard(td.ExecutionRole())
-	if len(r.Environment) == 0 && len(r.environment) > 0 {
+	if r.onlyAddedServiceName {
 		suppressNag(td, nagSuppression{
 			id:     "AwsSolutions-ECS2",
 			reason: "The only environment variable, SERVICE_NAME, names the service in its certificate expiry metric; secrets arrive as ECS secrets",
@@ -409,22 +278,14 @@ func (s *Service) addContainer(td awsecs.TaskDefinition, r *resolved, hostPort *
 // TCP health checks on the traffic port, a TCP listener, the listener port
 // opened to the load balancer's clients, and targetPort opened from the load
 // balancer's security group to targets (both the NLB's egress and the
-// targets' ingress rule).
-func (s *Service) attach(svc awsecs.BaseService, r *resolved, targetType elbv2.TargetType, targets awsec2.ISecurityGroup, targetPort awsec2.Port) {
-	lb := r.LoadBalancer
+// targets' ingress rule); then its scaling and alarms.
+func (s *Service) attach(svc awsecs.BaseService, r *settings, targetType elbv2.TargetType, targets awsec2.ISecurityGroup, targetPort awsec2.Port) {
+	lb := r.loadBalancer
 	s.Service = svc
 	s.LoadBalancer = lb
 	s.SecurityGroup = targets
 	s.ListenerPort = r.listenerPort
 
-	interval := r.HealthCheckInterval
-	if interval == nil {
-		interval = seconds(DefaultHealthCheckInterval)
-	}
-	dereg := r.DeregistrationDelay
-	if dereg == nil {
-		dereg = seconds(DefaultDeregistrationDelay)
-	}
 	s.TargetGroup = elbv2.NewNetworkTargetGroup(s, jsii.String("TargetGroup"), &elbv2.NetworkTargetGroupProps{
 		Vpc:        lb.Vpc,
 		Port:       r.containerPort,
@@ -436,19 +297,19 @@ func (s *Service) attach(svc awsecs.BaseService, r *resolved, targetType elbv2.T
 			// checked on, and the one that proves the service accepts
 			// connections.
 			Port:                    jsii.String("traffic-port"),
-			Interval:                interval,
+			Interval:                r.healthCheckInterval,
 			Timeout:                 seconds(DefaultHealthCheckTimeout),
-			HealthyThresholdCount:   float64OrDefaultPtr(r.HealthyThresholdCount, DefaultHealthyThreshold),
-			UnhealthyThresholdCount: float64OrDefaultPtr(r.UnhealthyThresholdCount, DefaultUnhealthyThreshold),
+			HealthyThresholdCount:   r.healthyThreshold,
+			UnhealthyThresholdCount: r.unhealthyThreshold,
 		},
-		DeregistrationDelay: dereg,
+		DeregistrationDelay: r.deregistrationDelay,
 		// Off for every target type, set explicitly because instance targets
 		// default to on: with it on, a task that calls its own load balancer
 		// through the NLB's private addresses can be routed back to its own
 		// instance, and the connection times out (hairpinning). Targets admit
 		// the load balancer by its security group, which works either way.
 		PreserveClientIp: jsii.Bool(false),
-		ProxyProtocolV2:  jsii.Bool(r.ProxyProtocol != nil && *r.ProxyProtocol),
+		ProxyProtocolV2:  jsii.Bool(r.proxyProtocol),
 	})
 	// The task definition's only container and port mapping are the TLS
 	// container's, which the service registers by default.
@@ -459,15 +320,11 @@ func (s *Service) attach(svc awsecs.BaseService, r *resolved, targetType elbv2.T
 		Protocol:            elbv2.Protocol_TCP,
 		DefaultTargetGroups: &[]elbv2.INetworkTargetGroup{s.TargetGroup},
 	})
-	lb.allowClients(*r.listenerPort)
+	lb.allowClients(s, *r.listenerPort)
 	targets.Connections().AllowFrom(lb.SecurityGroup, targetPort, jsii.String("Passthrough load balancer to targets"))
 
-	floor := r.desiredCount
-	if r.AutoScaling != nil {
-		floor = r.AutoScaling.minCapacity(r)
-	}
-	s.addScaling(r.AutoScaling, r)
-	s.addAlarms(r, floor)
+	s.addScaling(r.scaling)
+	s.addAlarms(r.alarms)
 }
 
 // Connections of the security group that admits the load balancer to the

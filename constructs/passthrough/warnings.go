@@ -56,12 +56,18 @@ func (lb *LoadBalancer) warnInternalOpenToAnyAddress() {
 	if lb.internetFacing {
 		return
 	}
-	if open := anyAddresses(lb.allowedClients); len(open) > 0 {
+	if open := anyAddresses(lb.ingress.clients); len(open) > 0 {
 		awscdk.Annotations_Of(lb).AddWarningV2(jsii.String(WarningInternalOpenToAnyAddress), jsii.String(fmt.Sprintf(
 			"internal load balancer %s admits %s (AllowedClients) on its listener ports: every network routed to the VPC (peered VPCs, VPN, Direct Connect, transit gateways) reaches them; name the clients' ranges or security groups instead",
 			*lb.Node().Path(), strings.Join(open, " and "))))
 	}
 }
+
+// exposure is what cdk-nag is told about the client rules of an
+// internet-facing load balancer: whether its group records the
+// AwsSolutions-EC23 suppression, and whether an administration port faces
+// any address there, so that it never may.
+type exposure struct{ ec23Suppressed, adminExposed bool }
 
 // exposeListener records, for the client rules of a listener port that
 // owner just opened, what a reviewer must see: a warning for an
@@ -71,48 +77,35 @@ func (lb *LoadBalancer) warnInternalOpenToAnyAddress() {
 // balancer is the design, and EC23 is suppressed on its group with the
 // reason, once any-address rules exist there.
 func (lb *LoadBalancer) exposeListener(owner constructs.Construct, port float64, group awsec2.ISecurityGroup) {
-	if !lb.internetFacing || lb.privatePorts[port] {
+	if !lb.internetFacing || lb.ingress.private[port] {
 		return
 	}
-	open := anyAddresses(lb.allowedClients)
+	open := anyAddresses(lb.ingress.clients)
 	if name, admin := administrationPorts[port]; admin {
-		path := *lb.Node().Path()
-		if owner != nil {
-			path = *owner.Node().Path()
-		}
 		clients := "its AllowedClients"
 		if len(open) > 0 {
 			clients = strings.Join(open, " and ")
 		}
-		awscdk.Annotations_Of(lb.warningScope(owner)).AddWarningV2(jsii.String(WarningAdministrationPort), jsii.String(fmt.Sprintf(
+		awscdk.Annotations_Of(owner).AddWarningV2(jsii.String(WarningAdministrationPort), jsii.String(fmt.Sprintf(
 			"ListenerPort %s (%s) of %s faces the internet on load balancer %s, open to %s: administration and database ports are probed on every internet address; use another listener port, list it in PrivateListenerPorts, or put the service behind an internal load balancer",
-			formatNumber(port), name, path, *lb.Node().Path(), clients)))
+			formatNumber(port), name, *owner.Node().Path(), *lb.Node().Path(), clients)))
 		if len(open) > 0 {
-			lb.adminExposed = true
-			if lb.ec23Suppressed {
+			lb.review.adminExposed = true
+			if lb.review.ec23Suppressed {
 				dropNagSuppression(lb.SecurityGroup, "AwsSolutions-EC23")
-				lb.ec23Suppressed = false
+				lb.review.ec23Suppressed = false
 			}
 		}
 		return
 	}
 	// Only the load balancer's own group carries its inline client rules;
 	// rules added from another stack or app are resources of their own.
-	if len(open) == 0 || lb.adminExposed || lb.ec23Suppressed || group != lb.SecurityGroup || lb.imported {
+	if len(open) == 0 || lb.review.adminExposed || lb.review.ec23Suppressed || group != lb.SecurityGroup || lb.imported {
 		return
 	}
 	suppressNag(lb.SecurityGroup, nagSuppression{
 		id:     "AwsSolutions-EC23",
 		reason: "An internet-facing load balancer admits the internet, on its listener ports only; every target behind it admits this group only. None of its listener ports is an administration or database port.",
 	})
-	lb.ec23Suppressed = true
-}
-
-// warningScope is where a listener's warning goes: the service that owns
-// it, or the load balancer.
-func (lb *LoadBalancer) warningScope(owner constructs.Construct) constructs.IConstruct {
-	if owner != nil {
-		return owner
-	}
-	return lb
+	lb.review.ec23Suppressed = true
 }
