@@ -191,17 +191,12 @@ func relativePath(stack, path string) string {
 	return strings.TrimPrefix(path, stack+"/")
 }
 
-// addPortAllocationAlarm watches PortAllocationErrorCount. With client IP
-// preservation off, which is how Passthrough configures every target group,
-// the load balancer connects to a target from its own address and a source
-// port it allocates, and "Network Load Balancers support 55,000 simultaneous
-// connections or about 55,000 connections per minute to each unique target
-// (IP address and port)"; past that, connections fail with port allocation
-// errors, and "to fix port allocation errors, add more targets to the target
-// group" (Elastic Load Balancing, Network Load Balancers: client IP
-// preservation, and CloudWatch metrics). A non-zero count means dropped
-// client connections, so any error fires the alarm. The metric is only
-// published while errors occur, so missing data is not breaching.
+// addPortAllocationAlarm watches PortAllocationErrorCount: with client IP
+// preservation off, an NLB connects to each target (address and port) from
+// source ports of its own, about 55,000 of them, and drops the connections
+// it finds none for (the README's alarms table quotes the ELB guide). Any
+// error fires the alarm; the metric is only published while errors occur,
+// so missing data is not breaching.
 func (lb *LoadBalancer) addPortAllocationAlarm(props *AlarmProps) {
 	path := *lb.Node().Path()
 	lb.PortAllocationErrorsAlarm = awscloudwatch.NewAlarm(lb, jsii.String("PortAllocationErrorsAlarm"), &awscloudwatch.AlarmProps{

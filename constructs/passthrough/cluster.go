@@ -13,24 +13,13 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// Dynamic host ports. In bridge network mode with host port 0 the ECS agent
-// picks each task's host port from ECS_DYNAMIC_HOST_PORT_RANGE, which
-// defaults to the kernel's ephemeral range, net.ipv4.ip_local_port_range
-// (32768-60999 on the ECS-optimized Amazon Linux 2023 AMI; the agent's
-// README gives that default). The cluster writes its own range into the
-// agent's configuration explicitly, so that the security group rules EC2
-// services open for it cannot drift from the ports the agent hands out.
-//
-// The range lies below the ephemeral range, not in it. The agent takes a
-// port that it can listen on at that moment and Docker binds it later
-// (amazon-ecs-agent's utils package: isPortAvailable opens and closes a
-// listener, then the port goes into the container's port bindings); in the
-// ephemeral range, the kernel may meanwhile
-// hand the same port to an outbound connection of the instance, and the
-// task fails to start (bottlerocket-os/bottlerocket#4836 reports the
-// intermittent failure and this remedy). 2,768 ports are far more than the
-// tasks an instance can hold, and the security group admits the load
-// balancer on about a tenth of the ports it would otherwise.
+// DynamicPortLow and DynamicPortHigh bound the host ports that the ECS
+// agent of the cluster's instances hands out to bridge-mode tasks (host port
+// 0), which EC2 services open to the load balancer. The cluster writes the
+// range into the agent's configuration, so that the rules cannot drift from
+// the ports. It lies below the kernel's ephemeral range (32768-60999 on
+// Amazon Linux 2023), where the agent's choice of a port can race the
+// instance's outbound connections (docs/network.md, "Dynamic host ports").
 const (
 	DynamicPortLow  = 30000
 	DynamicPortHigh = 32767
@@ -56,8 +45,13 @@ func (r *PortRange) validate(v *validator, prop string) {
 	}
 }
 
-// Default size of the EC2 capacity's Auto Scaling group (see EC2CapacityProps).
-const defaultMinInstances, defaultMaxInstances = 2, 6
+// Defaults of EC2CapacityProps, and the container instances' root volume.
+const (
+	defaultInstanceType                      = "t3.medium"
+	defaultMinInstances, defaultMaxInstances = 2, 6
+	defaultTargetCapacityPercent             = 100
+	rootVolumeGiB                            = 30
+)
 
 // EC2CapacityProps configures the Auto Scaling group that runs the tasks of
 // EC2 services.
@@ -74,13 +68,9 @@ type EC2CapacityProps struct {
 	// from, which the instances' security group opens to the load balancer.
 	// The cluster writes it to /etc/ecs/ecs.config as
 	// ECS_DYNAMIC_HOST_PORT_RANGE, which the ECS-optimized Amazon Linux AMIs
-	// read. It is required with MachineImage: an image whose agent takes its
-	// configuration elsewhere (Bottlerocket reads its settings from TOML user
-	// data and has no setting for it yet, bottlerocket-os/bottlerocket#4836)
-	// must be configured with this range by its owner; the library cannot
-	// check that it is.
-	// Default: DynamicPortLow-DynamicPortHigh (30000-32767), below the
-	// kernel's ephemeral range (see DynamicPortLow).
+	// read; it is required with MachineImage, whose agent must be configured
+	// with it (docs/network.md, "Dynamic host ports").
+	// Default: DynamicPortLow-DynamicPortHigh (30000-32767).
 	HostPortRange *PortRange
 	// MinCapacity is the smallest number of instances. Two keeps one instance
 	// in each of two Availability Zones, so the default two tasks of a service
@@ -103,12 +93,9 @@ type EC2CapacityProps struct {
 	// group's activity history.
 	NotificationTopic awssns.ITopic
 	// ManagedTerminationProtection protects instances that run tasks from
-	// scale-in, as Security Hub control ECS.19 asks. It is off by default
-	// because, with it on, deleting the stack waits for instances that are
-	// protected while their tasks are still being stopped, and can hang until
-	// CloudFormation gives up. Managed draining, which is always on, already
-	// moves tasks off an instance before the Auto Scaling group terminates it,
-	// so scale-in never kills a running task without replacing it first.
+	// scale-in, as Security Hub control ECS.19 asks. Off because it can hang
+	// the deletion of the stack, and managed draining (always on) already
+	// moves tasks off an instance before it is terminated.
 	// Default: false.
 	ManagedTerminationProtection *bool
 }
@@ -325,89 +312,10 @@ func (c *Cluster) instanceSecurityGroup(v *validator) awsec2.ISecurityGroup {
 	return groups[0]
 }
 
-func newVpc(scope constructs.Construct, natGateways float64, dualStack bool) awsec2.Vpc {
-	private := awsec2.SubnetType_PRIVATE_WITH_EGRESS
-	if natGateways == 0 {
-		private = awsec2.SubnetType_PRIVATE_ISOLATED
-	}
-	protocol := awsec2.IpProtocol_IPV4_ONLY
-	if dualStack {
-		protocol = awsec2.IpProtocol_DUAL_STACK
-	}
-	return awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
-		IpProtocol:  protocol,
-		MaxAzs:      jsii.Number(2),
-		NatGateways: jsii.Number(natGateways),
-		// Emptied by a custom resource, whatever the app's feature flags
-		// (aws-cdk-lib's default follows @aws-cdk/aws-ec2:restrictDefaultSecurityGroup,
-		// unset in a new app's cdk.json): nothing should use the default
-		// group, and an open one lets everything in it reach everything else
-		// in it (Security Hub EC2.2).
-		RestrictDefaultSecurityGroup: jsii.Bool(true),
-		SubnetConfiguration: &[]*awsec2.SubnetConfiguration{
-			// Nothing in the public subnets needs an address of its own: the
-			// load balancer and the NAT gateway bring theirs.
-			{Name: jsii.String("Public"), SubnetType: awsec2.SubnetType_PUBLIC, CidrMask: jsii.Number(24), MapPublicIpOnLaunch: jsii.Bool(false)},
-			{Name: jsii.String("Private"), SubnetType: private, CidrMask: jsii.Number(22)},
-		},
-		FlowLogs: &map[string]*awsec2.FlowLogOptions{
-			"FlowLog": {TrafficType: awsec2.FlowLogTrafficType_ALL},
-		},
-	})
-}
-
-// addVpcEndpoints lets tasks reach what they need without the internet:
-// image layers from S3, images from ECR, their secrets and their logs, and
-// on EC2 the ECS endpoints of the container agent. The interface endpoints
-// share one security group, which admits only the groups of the cluster's
-// instances and services (aws-cdk-lib's default would admit the whole VPC).
-func addVpcEndpoints(scope constructs.Construct, vpc awsec2.Vpc, ec2 bool) awsec2.SecurityGroup {
-	sg := awsec2.NewSecurityGroup(scope, jsii.String("EndpointSecurityGroup"), &awsec2.SecurityGroupProps{
-		Vpc:              vpc,
-		Description:      jsii.String("VPC interface endpoints: HTTPS from the cluster tasks and instances only"),
-		AllowAllOutbound: jsii.Bool(false),
-	})
-	keepEgressClosed(sg)
-	private := &awsec2.SubnetSelection{SubnetGroupName: jsii.String("Private")}
-	vpc.AddGatewayEndpoint(jsii.String("S3"), &awsec2.GatewayVpcEndpointOptions{
-		Service: awsec2.GatewayVpcEndpointAwsService_S3(),
-		Subnets: &[]*awsec2.SubnetSelection{private},
-	})
-	services := map[string]awsec2.InterfaceVpcEndpointAwsService{
-		"EcrApi":         awsec2.InterfaceVpcEndpointAwsService_ECR(),
-		"EcrDocker":      awsec2.InterfaceVpcEndpointAwsService_ECR_DOCKER(),
-		"Logs":           awsec2.InterfaceVpcEndpointAwsService_CLOUDWATCH_LOGS(),
-		"SecretsManager": awsec2.InterfaceVpcEndpointAwsService_SECRETS_MANAGER(),
-	}
-	if ec2 {
-		services["Ecs"] = awsec2.InterfaceVpcEndpointAwsService_ECS()
-		services["EcsAgent"] = awsec2.InterfaceVpcEndpointAwsService_ECS_AGENT()
-		services["EcsTelemetry"] = awsec2.InterfaceVpcEndpointAwsService_ECS_TELEMETRY()
-	}
-	for _, id := range sortedKeys(services) {
-		vpc.AddInterfaceEndpoint(jsii.String(id), &awsec2.InterfaceVpcEndpointOptions{
-			Service:           services[id],
-			Subnets:           private,
-			PrivateDnsEnabled: jsii.Bool(true),
-			Open:              jsii.Bool(false),
-			SecurityGroups:    &[]awsec2.ISecurityGroup{sg},
-		})
-	}
-	return sg
-}
-
-// allowEndpoints lets a group of the cluster's tasks or instances reach the
-// VPC interface endpoints, if the cluster has them.
-func (c *Cluster) allowEndpoints(from awsec2.ISecurityGroup) {
-	if c.EndpointSecurityGroup != nil {
-		c.EndpointSecurityGroup.Connections().AllowFrom(from, tcpPort(443), jsii.String("HTTPS to AWS through the VPC endpoints"))
-	}
-}
-
 func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps) {
 	instanceType := props.InstanceType
 	if instanceType == nil {
-		instanceType = awsec2.NewInstanceType(jsii.String("t3.medium"))
+		instanceType = awsec2.NewInstanceType(jsii.String(defaultInstanceType))
 	}
 	image := props.MachineImage
 	if image == nil {
@@ -445,7 +353,7 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 		Role:                    role,
 		BlockDevices: &[]*awsec2.BlockDevice{{
 			DeviceName: jsii.String("/dev/xvda"),
-			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(30), &awsec2.EbsDeviceOptions{
+			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(rootVolumeGiB), &awsec2.EbsDeviceOptions{
 				Encrypted:  jsii.Bool(true),
 				VolumeType: awsec2.EbsDeviceVolumeType_GP3,
 			}),
@@ -478,7 +386,7 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 		EnableManagedScaling:               jsii.Bool(true),
 		EnableManagedDraining:              jsii.Bool(true),
 		EnableManagedTerminationProtection: jsii.Bool(protect),
-		TargetCapacityPercent:              pointerOr(props.TargetCapacityPercent, 100),
+		TargetCapacityPercent:              pointerOr(props.TargetCapacityPercent, defaultTargetCapacityPercent),
 	})
 	// Registers the instances with the cluster (ECS_CLUSTER in the agent's
 	// configuration) and adds their security group to cluster.Connections().

@@ -29,37 +29,28 @@ type callerPath struct {
 }
 
 // GrantConnect lets caller's containers open TLS connections to s through
-// s's load balancer, and tells them where: the environment variable envVar
-// of caller's container holds "HOST:PORT", with HOST the load balancer's
-// first name from [LoadBalancer.AddPrivateDNSName], or else its DNS name, and
-// PORT s's listener port. The caller verifies s's certificate against HOST,
-// so a stable name from AddPrivateDNSName is what the certificate should
-// carry.
+// s's load balancer, and tells them where: caller's container gets the
+// environment variable envVar = "HOST:PORT", with HOST the load balancer's
+// first name from [LoadBalancer.AddPrivateDNSName], or else its DNS name
+// (the name s's certificate should carry), and PORT s's listener port.
 //
-// It adds exactly two security group rules: caller's security group (a
-// Fargate service's own group, or an EC2 cluster's instance group, which
-// every task on those instances shares) may send to the load balancer's
-// group on the listener port, and the load balancer's group admits caller's
-// group on that port. The load balancer already reaches s's targets. Client
-// IP preservation is off on every target group, so a caller whose
-// connection the load balancer hands to a target on the caller's own
-// instance (hairpinning) is answered as usual.
+// It adds exactly two security group rules: caller's security group may
+// send to the load balancer's group on the listener port, and that group
+// admits caller's group on it. On EC2, caller's group is the cluster's
+// instance group, so every service on those instances may call. With the
+// NAT path ([LoadBalancer.AllowCallersThroughNAT]) it admits the NAT
+// gateways' addresses instead, and lets caller send to any IPv4 address on
+// the port.
 //
-// The load balancer must be in caller's VPC: a load balancer in another VPC
-// is reached through PrivateLink ([NewEndpointService]). An internet-facing
-// load balancer needs a private path first (AddPrivateDNSName), because its
-// DNS name resolves to public addresses that a caller in the VPC reaches
+// The load balancer must be in caller's VPC (use [NewEndpointService]
+// across VPCs), and an internet-facing one needs a private path
+// (AddPrivateDNSName) or the NAT path: its public addresses are reached
 // through the NAT gateway, where no security group can tell the caller
-// apart; or, knowing that, the NAT path ([LoadBalancer.AllowCallersThroughNAT]),
-// on which GrantConnect admits the NAT gateways' addresses instead of
-// caller's group and lets caller send to any IPv4 address on the port. When caller is in another stack than s's load balancer, the
-// caller's stack holds both rules and references the load balancer's stack;
-// granting the other way round too would make the two stacks reference each
-// other, which CloudFormation cannot deploy (see the README).
-//
-// cdk-nag's AwsSolutions-ECS2 reports plain environment variables in a task
-// definition; envVar holds no secret, but the task definition may have
-// others, so the finding is left to the caller's owner to review.
+// apart. When caller is in another stack, both rules are in caller's stack;
+// granting the other way round as well would make the stacks reference
+// each other (the README's "Service to service" shows the way out). envVar
+// is a plain environment variable, which cdk-nag's AwsSolutions-ECS2 leaves
+// to the caller's owner to review.
 func (s *Service) GrantConnect(caller *Service, envVar string) {
 	v := &validator{scope: s}
 	lb := s.LoadBalancer

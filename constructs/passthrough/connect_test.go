@@ -230,7 +230,7 @@ func TestGrantConnectRefusesWhatCannotWork(t *testing.T) {
 			build: func(t *testing.T, f *fixture) {
 				p := f.service(443)
 				p.LoadBalancer = passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{
-					LoadBalancerArn: jsii.String(importedArn),
+					LoadBalancerARN: jsii.String(importedArn),
 					SecurityGroupID: jsii.String("sg-0123456789abcdef0"),
 					Vpc:             f.cluster.Vpc,
 					AllowedClients:  []awsec2.IPeer{awsec2.Peer_Ipv4(jsii.String("10.0.0.0/8"))},

@@ -42,23 +42,14 @@ func (lb *LoadBalancer) AddDNSName(zone awsroute53.IHostedZone, recordName strin
 // give it to the certificates of the services they call.
 //
 // For an internal load balancer the record is an alias, like AddDNSName's.
-// An internet-facing load balancer's DNS name resolves to public addresses,
-// so a caller in the VPC would leave it through the NAT gateway and come
-// back from the internet: it pays NAT data processing both ways, and arrives
-// from the NAT gateway's shared address, which no security group rule can
-// tell apart from the NAT's other users. Its nodes also have private
-// addresses, one per Availability Zone, fixed for the load balancer's life,
-// but neither CloudFormation nor Elastic Load Balancing can set or return
-// them for an internet-facing load balancer (SubnetMapping's
-// PrivateIPv4Address is for internal ones only). The record is therefore an
-// A record with the addresses that a custom resource reads at deploy time
-// from the load balancer's network interfaces (EC2 DescribeNetworkInterfaces,
-// filtered on their description "ELB " + the load balancer's full name), one
-// per subnet of the load balancer: a subnet without one fails the
-// deployment, so the record is never partial. The lookup runs again
-// whenever the load balancer or its subnets change. The other way for
-// callers, its own DNS name through the NAT gateways, is
-// AllowCallersThroughNAT.
+// For an internet-facing one, whose DNS name resolves to public addresses
+// that callers in the VPC would reach through the NAT gateway, it is an A
+// record with the private addresses of its nodes, one per subnet, which a
+// custom resource reads from its network interfaces at deploy time: neither
+// CloudFormation nor Elastic Load Balancing returns them (the README's
+// architecture 3, and docs/network.md). A subnet without an address fails
+// the deployment, so the record is never partial. The other way for
+// callers is AllowCallersThroughNAT.
 func (lb *LoadBalancer) AddPrivateDNSName(zone awsroute53.IPrivateHostedZone, recordName string) awsroute53.ARecord {
 	v := &validator{scope: lb}
 	lb.checkRecord(v, "AddPrivateDNSName", zone, recordName)
@@ -127,22 +118,10 @@ func recordID(kind string, zone awsroute53.IHostedZone, recordName string) *stri
 }
 
 // nlbAlias is a Route 53 alias target for a Network Load Balancer: its own
-// DNS name, as Elastic Load Balancing returns it, with no "dualstack."
-// prefix, whether the load balancer is IPv4-only or dual-stack.
-//
-// aws-cdk-lib's LoadBalancerTarget prefixes every load balancer's DNS name
-// with "dualstack.". The Route 53 developer guide ("Routing traffic to an
-// ELB load balancer") describes that prefix for Application and Classic
-// Load Balancers only: the console prepends it to their DNS names, and
-// users aliasing one from another account are told to prepend it
-// themselves. Nothing in AWS's documentation gives a Network Load Balancer
-// a "dualstack." name, and the Network Load Balancer guide's description of
-// the dualstack IP address type (clients connect over IPv4 and IPv6) names
-// no second DNS name; aws/aws-cdk#16987 reports that the prefixed name of
-// an IPv4 NLB does not resolve. The analysis in aws/aws-cdk#34641
-// (unmerged) reaches the same rule: NLBs take their plain DNS name
-// whatever their IP address type. A dual-stack load balancer gets an A and
-// an AAAA alias to that one name.
+// DNS name, with no "dualstack." prefix, whether the load balancer is
+// IPv4-only or dual-stack. aws-cdk-lib's LoadBalancerTarget adds the prefix,
+// which AWS documents for Application and Classic Load Balancers only
+// (docs/network.md, "Route 53 aliases of a Network Load Balancer").
 type nlbAlias struct{ lb elbv2.INetworkLoadBalancer }
 
 func (a *nlbAlias) Bind(_ awsroute53.IRecordSet, _ awsroute53.IHostedZone) *awsroute53.AliasRecordTargetConfig {

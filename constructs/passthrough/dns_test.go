@@ -196,7 +196,7 @@ func TestPrivateAddressLookupCausesNoCdkNagFinding(t *testing.T) {
 func TestDNSNamesRefuseWhatCannotWork(t *testing.T) {
 	imported := func(f *fixture, internetFacing bool, dns bool) *passthrough.LoadBalancer {
 		attrs := &passthrough.LoadBalancerAttributes{
-			LoadBalancerArn: jsii.String(importedArn),
+			LoadBalancerARN: jsii.String(importedArn),
 			SecurityGroupID: jsii.String("sg-0123456789abcdef0"),
 			Vpc:             f.cluster.Vpc,
 			AllowedClients:  []awsec2.IPeer{awsec2.Peer_AnyIpv4()},

@@ -22,4 +22,10 @@
 // and returns a construct that can itself be used as a scope. Invalid props
 // make the constructor panic with a [*ValidationError] that names the
 // construct path and the offending value, before any resource is created.
+//
+// Exported names write initialisms in upper case (TLS, DNS, NLB, EC2, CPU,
+// ARN, ID), except Vpc and NatGateways, which are spelled as aws-cdk-go
+// spells the same props (Vpc and VpcSubnets in its constructs' props,
+// awsec2.VpcProps.NatGateways), so that they read the same at a call site
+// that mixes both.
 package passthrough

@@ -205,7 +205,7 @@ func ExampleImportLoadBalancer() {
 	stack := awscdk.NewStack(app, jsii.String("Team"), nil)
 	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), nil)
 	lb := passthrough.ImportLoadBalancer(stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{
-		LoadBalancerArn:    jsii.String("arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/shared/0123456789abcdef"),
+		LoadBalancerARN:    jsii.String("arn:aws:elasticloadbalancing:eu-west-1:111122223333:loadbalancer/net/shared/0123456789abcdef"),
 		SecurityGroupID:    jsii.String("sg-0123456789abcdef0"),
 		Vpc:                cluster.Vpc,
 		AllowedClients:     []awsec2.IPeer{awsec2.Peer_Ipv4(jsii.String("10.0.0.0/8"))},

@@ -34,16 +34,12 @@ type FargateServiceProps struct {
 	// starts and fails with an exec format error.
 	// Default: false (X86_64).
 	ARM64 *bool
-	// Spot runs the tasks above an on-demand base on Fargate Spot, at a
-	// discount, with a two-minute warning before AWS reclaims one. The base
-	// of DesiredCount on-demand tasks (2 by default) keeps the service's
-	// floor on capacity that is not reclaimed; three Spot tasks are placed
-	// for each further on-demand task. It combines with ARM64: "FARGATE_SPOT
-	// supports Linux tasks with the ARM64 architecture on platform version
-	// 1.4.0 or later" (Amazon ECS API reference, CapacityProviderStrategyItem;
-	// AWS What's New, September 2024). A new Cluster enables the Fargate
-	// capacity providers it needs, and the service waits for their
-	// association; an existing cluster must have FARGATE and FARGATE_SPOT
+	// Spot runs the tasks above an on-demand base of DesiredCount tasks on
+	// Fargate Spot, at a discount, with a two-minute warning before AWS
+	// reclaims one: the base keeps the service's floor on capacity that is
+	// not reclaimed, and three Spot tasks are placed for each further
+	// on-demand one. It combines with ARM64 (the README's "Cost and platform
+	// notes"). An existing cluster must have FARGATE and FARGATE_SPOT
 	// associated for as long as the service exists.
 	// Default: false.
 	Spot *bool

@@ -11,8 +11,8 @@ import (
 // CDK app created (with [NewLoadBalancer]), so that services of this app can
 // attach their own listeners and target groups to it.
 type LoadBalancerAttributes struct {
-	// LoadBalancerArn of the Network Load Balancer. Required.
-	LoadBalancerArn *string
+	// LoadBalancerARN of the Network Load Balancer. Required.
+	LoadBalancerARN *string
 	// SecurityGroupID of the load balancer's security group. This app adds
 	// its services' client and target rules to it, as separate resources in
 	// this app's stacks. Required.
@@ -58,7 +58,7 @@ func ImportLoadBalancer(scope constructs.Construct, id *string, attrs *LoadBalan
 		attrs = &LoadBalancerAttributes{}
 	}
 	v := &validator{scope: lb}
-	v.required("LoadBalancerArn", attrs.LoadBalancerArn != nil)
+	v.required("LoadBalancerARN", attrs.LoadBalancerARN != nil)
 	v.required("SecurityGroupID", attrs.SecurityGroupID != nil)
 	v.required("Vpc", attrs.Vpc != nil)
 	if len(attrs.AllowedClients) == 0 {
@@ -87,7 +87,7 @@ func ImportLoadBalancer(scope constructs.Construct, id *string, attrs *LoadBalan
 		Mutable:          jsii.Bool(true),
 	})
 	lb.NLB = elbv2.NetworkLoadBalancer_FromNetworkLoadBalancerAttributes(lb, jsii.String("NLB"), &elbv2.NetworkLoadBalancerAttributes{
-		LoadBalancerArn:                   attrs.LoadBalancerArn,
+		LoadBalancerArn:                   attrs.LoadBalancerARN,
 		Vpc:                               attrs.Vpc,
 		LoadBalancerDnsName:               attrs.DNSName,
 		LoadBalancerCanonicalHostedZoneId: attrs.CanonicalHostedZoneID,

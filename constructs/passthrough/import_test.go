@@ -15,7 +15,7 @@ const (
 )
 
 func importShared(f *fixture, attrs passthrough.LoadBalancerAttributes) *passthrough.LoadBalancer {
-	attrs.LoadBalancerArn = jsii.String(importedArn)
+	attrs.LoadBalancerARN = jsii.String(importedArn)
 	attrs.SecurityGroupID = jsii.String(importedGroup)
 	attrs.Vpc = f.cluster.Vpc
 	if attrs.AllowedClients == nil {
@@ -83,12 +83,12 @@ func TestImportLoadBalancerRefusesWhatCannotWork(t *testing.T) {
 		{
 			name:  "nil attributes",
 			build: func(f *fixture) { passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), nil) },
-			want:  "passthrough: Test/Shared: LoadBalancerArn: is required",
+			want:  "passthrough: Test/Shared: LoadBalancerARN: is required",
 		},
 		{
 			name: "no security group",
 			build: func(f *fixture) {
-				passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{LoadBalancerArn: jsii.String(importedArn), Vpc: f.cluster.Vpc})
+				passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{LoadBalancerARN: jsii.String(importedArn), Vpc: f.cluster.Vpc})
 			},
 			want: "passthrough: Test/Shared: SecurityGroupID: is required",
 		},
@@ -96,7 +96,7 @@ func TestImportLoadBalancerRefusesWhatCannotWork(t *testing.T) {
 			name: "no VPC",
 			build: func(f *fixture) {
 				passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{
-					LoadBalancerArn: jsii.String(importedArn), SecurityGroupID: jsii.String(importedGroup),
+					LoadBalancerARN: jsii.String(importedArn), SecurityGroupID: jsii.String(importedGroup),
 				})
 			},
 			want: "passthrough: Test/Shared: Vpc: is required",
@@ -105,7 +105,7 @@ func TestImportLoadBalancerRefusesWhatCannotWork(t *testing.T) {
 			name: "no clients",
 			build: func(f *fixture) {
 				passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{
-					LoadBalancerArn: jsii.String(importedArn), SecurityGroupID: jsii.String(importedGroup), Vpc: f.cluster.Vpc,
+					LoadBalancerARN: jsii.String(importedArn), SecurityGroupID: jsii.String(importedGroup), Vpc: f.cluster.Vpc,
 				})
 			},
 			want: "passthrough: Test/Shared: AllowedClients: is required: name the clients admitted to this app's listener ports",

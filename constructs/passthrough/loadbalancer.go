@@ -75,30 +75,20 @@ type LoadBalancerProps struct {
 	PrivateListenerPorts []float64
 	// EnforceSecurityGroupOnPrivateLink makes the security group's inbound
 	// rules apply to connections that arrive through a VPC endpoint service.
-	// For a load balancer that [NewEndpointService] fronts it is off by
-	// default, unlike in Elastic Load Balancing, because the rules would then
-	// be matched against the private addresses of clients in the consumers'
-	// VPCs: the provider does not know them, and they may overlap its own
-	// VPC's range, so a rule would admit or drop them by accident rather than
-	// by design. What guards PrivateLink traffic there is the endpoint
-	// service's AllowedPrincipals and connection acceptance, and each
-	// consumer's endpoint security group. Every other load balancer keeps
-	// Elastic Load Balancing's default, set explicitly, so that one later put
-	// behind an endpoint service by other means still filters. Turn it on
-	// for an endpoint service only together with AllowedClients that name
-	// the consumers' client ranges. It can be changed on an existing load
-	// balancer.
+	// Off behind [NewEndpointService], unlike in Elastic Load Balancing: the
+	// consumers' client addresses are not the provider's to filter by, and
+	// AllowedPrincipals, connection acceptance and the consumers' endpoint
+	// groups guard that traffic (docs/network.md). Turn it on there only with
+	// AllowedClients that name the consumers' ranges.
 	// Default: false when NewEndpointService fronts the load balancer, true
 	// otherwise.
 	EnforceSecurityGroupOnPrivateLink *bool
 	// PathMTUDiscovery admits into the security group, from any address, the
 	// ICMP message that routers on a client's path send when a packet is too
-	// large for the next link (destination unreachable, fragmentation
-	// needed: type 3 code 4), and with DualStack the ICMPv6 packet too big
-	// message (type 2): AWS's Network Load Balancer security group guidance
-	// admits ICMP for path MTU discovery, and security groups admit no ICMP
-	// unless told to. Each message is one rule, counted against
-	// MaxIngressRules like the client rules; no TCP or UDP port is opened.
+	// large for the next link (type 3 code 4), and with DualStack the ICMPv6
+	// packet too big message (type 2), as AWS's Network Load Balancer
+	// security group guidance does (docs/network.md). Each is one rule,
+	// counted against MaxIngressRules; no TCP or UDP port is opened.
 	// Default: true.
 	PathMTUDiscovery *bool
 	// Alarms configures the load balancer's alarms, on TCP resets and on
@@ -268,14 +258,11 @@ func NewLoadBalancer(scope constructs.Construct, id *string, props *LoadBalancer
 	return lb
 }
 
-// addResetsAlarm watches TCP_Target_Reset_Count: resets sent by targets,
-// such as a container that crashes or closes connections it should finish.
-// A Network Load Balancer publishes it per load balancer and Availability
-// Zone, not per target group, so one alarm covers all its services (flow logs
-// then tell which target sent them). Resets are normal in small numbers and
-// their level depends on the traffic, so the alarm compares with the
-// metric's own band (anomaly detection, 3 standard deviations), as AWS
-// recommends for this metric, instead of a fixed threshold.
+// addResetsAlarm watches TCP_Target_Reset_Count, resets sent by targets. An
+// NLB publishes it per load balancer, not per target group, so one alarm
+// covers all its services; resets are normal at a level that follows the
+// traffic, so the alarm compares with the metric's own band (anomaly
+// detection), as AWS recommends for this metric.
 func (lb *LoadBalancer) addResetsAlarm(props *AlarmProps) {
 	path := *lb.Node().Path()
 	lb.TargetResetsAlarm = awscloudwatch.NewAnomalyDetectionAlarm(lb, jsii.String("TargetResetsAlarm"), &awscloudwatch.AnomalyDetectionAlarmProps{

@@ -12,27 +12,13 @@ import (
 // AllowCallersThroughNAT makes the load balancer's own DNS name the path of
 // the callers that [Service.GrantConnect] admits to an internet-facing load
 // balancer, instead of a private name from [LoadBalancer.AddPrivateDNSName].
-// The name resolves to the load balancer's public addresses, so a caller in
-// the VPC reaches it through the VPC's NAT gateways and the internet, and
-// arrives from a NAT gateway's Elastic IP address. GrantConnect therefore
-// admits, on the callee's listener port, natAddresses (not the internet,
-// and not the caller's security group, which the load balancer never sees),
-// and lets the caller's tasks send to any IPv4 address on that port: the
-// load balancer's public addresses are not known at synth time.
-//
-// The price of this path, against the private one:
-//   - NAT gateway data processing is charged on every byte of these
-//     connections, in both directions (requests leave through the NAT
-//     gateway, and responses come back through it), on top of the load
-//     balancer's own charges;
-//   - every task and instance whose traffic leaves through those NAT
-//     gateways shares their addresses, so the listener port admits all of
-//     them, and anything else behind them, not only the granted callers;
-//     PROXY protocol and the containers' logs see the NAT address too.
-//
-// It needs no custom resource and no private hosted zone, and the callers
-// use the load balancer's DNS name, which certificates can name through
-// [LoadBalancer.AddDNSName].
+// Callers then reach its public addresses through the VPC's NAT gateways
+// and arrive from their Elastic IP addresses, so GrantConnect admits
+// natAddresses on the callee's listener port (not the internet, and not the
+// caller's group, which the load balancer never sees), and lets the caller
+// send to any IPv4 address on that port. It costs NAT data processing on
+// every byte, both ways, and the port admits everything behind those NAT
+// gateways, not only the granted callers (the README's architecture 3).
 //
 // natAddresses are the NAT gateways' Elastic IP addresses, as IPv4 peers.
 // Without them, the Elastic IPs of the NAT gateways of the load balancer's

@@ -17,42 +17,16 @@ import (
 
 // Every publisher the library wires to an SNS topic is admitted by the
 // topic's policy, and by the policy of the KMS key that encrypts the topic
-// when that key is defined in the app. A topic policy replaces SNS's default
-// one, which admitted the account's own services through AWS:SourceOwner; as
-// soon as anything (aws-cdk-lib's EventBridge target, EnforceSSL) gives the
-// topic a policy, a publisher it does not name is refused, and a CloudWatch
-// alarm fails to notify with "... is not authorized to perform: SNS:Publish"
-// in its history (AWS knowledge center, "cloudwatch-receive-sns-for-alarm-trigger").
-//
-//   - CloudWatch alarms publish as cloudwatch.amazonaws.com. The topic and the
-//     key admit it for the alarms of one stack: aws:SourceAccount, and
-//     aws:SourceArn matching the alarms' names, which all begin with the
-//     stack's name (see alarmName). CloudWatch needs kms:GenerateDataKey* and
-//     kms:Decrypt on the key (Amazon SNS developer guide, "Key management",
-//     event sources from AWS services and encrypted topics).
-//   - EventBridge rules publish as events.amazonaws.com; "for EventBridge
-//     event bus rule targets, the value of aws:SourceArn must be the rule
-//     ARN" (EventBridge user guide, cross-service confused deputy
-//     prevention), so the topic admits each rule by its ARN. The key cannot
-//     be scoped that way: "adding the aws:SourceAccount and aws:SourceArn to
-//     a AWS KMS policy is not supported for EventBridge-to-encrypted topics"
-//     (Amazon SNS developer guide, "Key management"), so its statement names
-//     the service principal alone, as aws-cdk-lib's own target does.
-//   - Auto Scaling publishes notifications as its service-linked role
-//     AWSServiceRoleForAutoScaling, whose own policy allows sns:Publish (EC2
-//     Auto Scaling user guide, service-linked roles); for an encrypted topic
-//     the key policy must name that role, not a service principal (Amazon
-//     SNS developer guide, "Key management": "Some Amazon SNS event sources
-//     require you to provide an IAM role"). The role is only created with
-//     the account's first Auto Scaling group, and "the principals in the key
-//     policy must exist" (AWS KMS API reference, PutKeyPolicy), so the key,
-//     and for the record the topic, admit any principal whose
-//     aws:PrincipalArn is that role's ARN.
-//
-// A topic shared by many services is admitted by the same statements many
-// times over; aws-iam's policy documents keep one of identical statements.
-// A topic or key imported into the app cannot be changed here; the README
-// says what their policies must allow.
+// when that key is defined in the app: the topic's first policy replaces
+// SNS's default one, after which a publisher it does not name is refused.
+// Each publisher is admitted as narrowly as AWS allows for it: CloudWatch
+// alarms by the stack's alarm names, each EventBridge rule by its ARN (the
+// key by the service principal alone), Auto Scaling by its service-linked
+// role's ARN. docs/notifications.md has the statements and the AWS
+// documentation each rests on. A topic shared by many services is admitted
+// by the same statements many times over; aws-iam's policy documents keep
+// one of identical statements. A topic or key imported into the app cannot
+// be changed here.
 
 // autoScalingRoleName is the path and name of Auto Scaling's default
 // service-linked role, which the Auto Scaling groups created here use.

@@ -15,15 +15,10 @@ type pathMTUMessage struct {
 }
 
 // The messages a router on the path sends back when a packet is larger
-// than the next link's MTU and may not be fragmented. The Amazon EC2 user
-// guide ("Path MTU Discovery", network MTU for EC2 instances) names the IPv4
-// one: destination unreachable, fragmentation needed and don't fragment was
-// set (type 3, code 4), and says that security groups admit no inbound ICMP
-// by default; the Amazon VPC user guide ("Path MTU Discovery and network
-// ACLs") names the IPv6 one: packet too big (type 2; its code is 0 and
-// receivers ignore it, RFC 4443, so the rule takes any code). The Elastic
-// Load Balancing guide's inbound rules for a Network Load Balancer's
-// security group include ICMP from 0.0.0.0/0 to support path MTU discovery.
+// than the next link's MTU and may not be fragmented: for IPv4, destination
+// unreachable, fragmentation needed (type 3, code 4); for IPv6, packet too
+// big (type 2, any code). docs/network.md ("Path MTU discovery") cites the
+// AWS documentation for each.
 var (
 	fragmentationNeeded = pathMTUMessage{
 		id: "PathMTUDiscovery", protocol: "icmp", anyAddress: "0.0.0.0/0",
@@ -44,12 +39,6 @@ var (
 // in the group, so that its cdk-nag suppression (AwsSolutions-EC23, any
 // address) covers exactly that rule and never the group's client rules.
 // They count against the group's quota of inbound rules like any other.
-//
-// What this buys is what AWS documents and no more: the messages can reach
-// the load balancer. Whether a path needs them depends on the MTUs along it
-// (an internet gateway forwards packets of at most 1500 bytes, per the EC2
-// user guide), and nothing here changes how the load balancer or its
-// targets size their packets.
 func (lb *LoadBalancer) admitPathMTUDiscovery(sg awsec2.ISecurityGroup) {
 	messages := []pathMTUMessage{fragmentationNeeded}
 	if lb.dualStack {

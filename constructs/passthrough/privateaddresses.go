@@ -33,17 +33,12 @@ const (
 const privateAddressLookupTimeout = 180
 
 // addPrivateAddresses looks up the private IPv4 address of the load
-// balancer's network interface in each of its subnets and writes them, in
-// the subnets' order, as an A record. The Elastic Load Balancing guide
-// ("Update the Availability Zones for your Network Load Balancer") says
-// that for each Availability Zone enabled, ELB creates a load balancer node
-// and a network interface for the selected subnet, whose description starts
-// with "ELB net" and includes the load balancer's name, and that the node
-// takes its IPv4 address from it: the description is "ELB " + the load
-// balancer's full name (net/NAME/ID). The custom resource's properties hold
+// balancer's network interface in each of its subnets, whose description is
+// "ELB " + the load balancer's full name (net/NAME/ID), and writes them, in
+// the subnets' order, as an A record (docs/network.md, "Architecture 3: the
+// private path", cites the ELB guide). The custom resource's properties hold
 // that full name and the subnets, so CloudFormation runs the lookup again
-// whenever the load balancer is replaced or its subnets change: a subnet
-// removed and added back gets a new network interface, with a new address.
+// whenever the load balancer is replaced or its subnets change.
 func (lb *LoadBalancer) addPrivateAddresses(zone awsroute53.IHostedZone, recordName string) awsroute53.ARecord {
 	// aws-cdk-lib has already refused a load balancer whose subnets are
 	// not known at synth time.

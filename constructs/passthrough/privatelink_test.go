@@ -149,7 +149,7 @@ func TestEndpointServiceRefusesWhatCannotWork(t *testing.T) {
 			name: "an imported load balancer",
 			props: func(f *fixture) *passthrough.EndpointServiceProps {
 				lb := passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{
-					LoadBalancerArn: jsii.String(importedArn),
+					LoadBalancerARN: jsii.String(importedArn),
 					SecurityGroupID: jsii.String("sg-0123456789abcdef0"),
 					Vpc:             f.cluster.Vpc,
 					AllowedClients:  []awsec2.IPeer{awsec2.Peer_AnyIpv4()},

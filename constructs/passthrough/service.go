@@ -12,8 +12,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// Defaults shared by EC2 and Fargate services. Each is a field of
-// [ServiceProps]; the reasons are in the field's doc comment.
+// Defaults shared by EC2 and Fargate services, in seconds for durations.
+// Each is a field of [ServiceProps], whose doc comment gives the reason in
+// one line; the README's "Defaults and why" has the rest.
 const (
 	DefaultListenerPort            = 443
 	DefaultContainerPort           = 8443
@@ -84,15 +85,13 @@ type ServiceProps struct {
 	// Default: none.
 	Secrets map[string]awsecs.Secret
 	// HealthCheckInterval between the load balancer's TCP health checks of a
-	// target. Five seconds, the NLB minimum (aws-cdk-lib's patterns use 30):
-	// with two checks a broken target leaves rotation, and a new one joins it,
-	// within about ten seconds, which shortens every rolling deployment. A
-	// TCP check is a connection opened and closed, cheap at this rate.
+	// target. The NLB minimum (aws-cdk-lib's patterns use 30 seconds), so
+	// that a target leaves or joins rotation within about ten seconds.
 	// Default: 5 seconds.
 	HealthCheckInterval awscdk.Duration
 	// HealthyThresholdCount is how many consecutive passed checks make a new
-	// target healthy. Two, the NLB minimum (aws-cdk-lib's patterns use 5),
-	// halves the time a rolling deployment waits for each new task.
+	// target healthy. The NLB minimum (aws-cdk-lib's patterns use 5), so that
+	// a rolling deployment waits less for each new task.
 	// Default: 2.
 	HealthyThresholdCount *float64
 	// UnhealthyThresholdCount is how many consecutive failed checks take a
@@ -101,14 +100,9 @@ type ServiceProps struct {
 	UnhealthyThresholdCount *float64
 	// DeregistrationDelay is how long a draining target keeps its
 	// connections before ECS stops the task; ECS sends SIGTERM only after it.
-	// The 300 second default of Elastic Load Balancing is shortened, but not
-	// below the time a Network Load Balancer keeps opening new connections to
-	// a target after its deregistration starts: about 120 seconds, as measured
-	// and reported in aws/containers-roadmap#470 ("the effective minimum delay
-	// seems to be 120 seconds") and kubernetes-sigs/aws-load-balancer-controller#2366
-	// ("deregistration takes at least 2 minutes regardless of the
-	// deregistration delay setting"). A shorter delay lets ECS stop a task
-	// that still receives new connections, and those connections are reset.
+	// Shorter than Elastic Load Balancing's 300 seconds, but not below the
+	// two minutes in which an NLB still opens new connections to a draining
+	// target (the README's "Defaults and why" cites the reports).
 	// Default: 120 seconds.
 	DeregistrationDelay awscdk.Duration
 	// HealthCheckGracePeriod during which ECS ignores the load balancer's
@@ -117,10 +111,8 @@ type ServiceProps struct {
 	// Default: 60 seconds.
 	HealthCheckGracePeriod awscdk.Duration
 	// StopTimeout is how long ECS waits after SIGTERM before it kills the
-	// container. SIGTERM comes only after the deregistration delay, when
-	// clients have had two minutes to move to other targets, so this only
-	// has to cover the connections still open then; a longer one lengthens
-	// every rolling deployment. At most 120 seconds.
+	// container, at most 120 seconds. SIGTERM comes after the deregistration
+	// delay, so it only covers the connections still open then.
 	// Default: 30 seconds.
 	StopTimeout awscdk.Duration
 	// MinHealthyPercent of DesiredCount that stays running during a
@@ -138,20 +130,17 @@ type ServiceProps struct {
 	CircuitBreaker *awsecs.DeploymentCircuitBreaker
 	// ProxyProtocol turns on PROXY protocol v2 on the target group: the load
 	// balancer prefixes every connection with a header that carries the
-	// client's address, which the container otherwise never sees with client
-	// IP preservation off (the default here) or behind PrivateLink. The
-	// container must then require the header (the example server:
-	// PROXY_PROTOCOL=v2).
+	// client's address, which the container otherwise never sees (client IP
+	// preservation is off). The container must then require the header (the
+	// example server: PROXY_PROTOCOL=v2).
 	// Default: false.
 	ProxyProtocol *bool
-	// ContainerHealthCheck is a command ECS runs inside the container. The
-	// load balancer's TCP health check passes as soon as the port accepts a
-	// connection, even with an expired certificate or broken TLS set-up; a
-	// command that completes a TLS handshake against the container's own
-	// port and checks the certificate (the example server's -healthcheck
-	// flag) catches those, on Fargate and on dynamic ports alike, and with
-	// mutual TLS, where the load balancer could not present a client
-	// certificate anyway. ECS replaces a task whose check fails.
+	// ContainerHealthCheck is a command ECS runs inside the container, and
+	// replaces the task when it fails. The load balancer's TCP check passes
+	// even with an expired certificate; a command that completes a TLS
+	// handshake against the container's own port (the example server's
+	// -healthcheck flag) does not (the README's "How TLS reaches the
+	// container").
 	// Default: none.
 	ContainerHealthCheck *awsecs.HealthCheck
 	// AutoScaling scales the task count on CPU and memory utilization.
