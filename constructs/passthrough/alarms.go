@@ -191,6 +191,29 @@ func relativePath(stack, path string) string {
 	return strings.TrimPrefix(path, stack+"/")
 }
 
+// addResetsAlarm watches TCP_Target_Reset_Count, resets sent by targets. An
+// NLB publishes it per load balancer, not per target group, so one alarm
+// covers all its services; resets are normal at a level that follows the
+// traffic, so the alarm compares with the metric's own band (anomaly
+// detection), as AWS recommends for this metric.
+func (lb *LoadBalancer) addResetsAlarm(props *AlarmProps) {
+	path := *lb.Node().Path()
+	lb.TargetResetsAlarm = awscloudwatch.NewAnomalyDetectionAlarm(lb, jsii.String("TargetResetsAlarm"), &awscloudwatch.AnomalyDetectionAlarmProps{
+		AlarmName:        jsii.String(alarmName(*awscdk.Stack_Of(lb).StackName(), path, "target-resets")),
+		AlarmDescription: jsii.String(fmt.Sprintf("Targets of %s reset TCP connections far more often than usual for 3 of 5 minutes: containers are crashing, restarting, or closing connections they should finish. Check the services' stopped tasks and logs, and the VPC flow logs for the targets that sent resets.", path)),
+		Metric: lb.nlb.Metrics().TcpTargetResetCount(&awscloudwatch.MetricOptions{
+			Statistic: jsii.String("Sum"),
+			Period:    seconds(60),
+		}),
+		StdDevs:            jsii.Number(3),
+		EvaluationPeriods:  jsii.Number(5),
+		DatapointsToAlarm:  jsii.Number(3),
+		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_UPPER_THRESHOLD,
+		TreatMissingData:   awscloudwatch.TreatMissingData_NOT_BREACHING,
+	})
+	lb.notify(lb.TargetResetsAlarm, props)
+}
+
 // addPortAllocationAlarm watches PortAllocationErrorCount: with client IP
 // preservation off, an NLB connects to each target (address and port) from
 // source ports of its own, about 55,000 of them, and drops the connections

@@ -13,7 +13,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
-	"github.com/passthrough-cdk/passthrough/internal/cdktest"
 )
 
 const certArn = "arn:aws:secretsmanager:eu-west-1:111122223333:secret:passthrough/demo-AbCdEf"
@@ -102,22 +101,35 @@ func TestCustomerManagedKeyCanBeDecryptedByTheExecutionRole(t *testing.T) {
 	})
 }
 
-func TestKeyMaterialInPlainEnvironmentIsRefused(t *testing.T) {
-	f := newFixture(t, false)
-	p := f.service(443)
-	p.Environment = map[string]*string{"TLS_KEY": jsii.String("-----BEGIN PRIVATE KEY-----")}
-	err := cdktest.Invalid(t, func() { newFargate(f, "Api", p, 256, 512) })
-	want := "passthrough: Test/Api: Environment TLS_KEY: would put key material in the template in plain text; deliver it with Certificate (or Secrets)"
-	if err.Error() != want {
-		t.Errorf("error mismatch\ngot:  %s\nwant: %s", err, want)
+// Key material never goes into the template in plain text, and each
+// certificate variable has one source.
+func TestCertificatePropsAreRefusedWithPathAndValue(t *testing.T) {
+	certificate := func(c passthrough.Certificate) func(f *fixture) {
+		return func(f *fixture) { withCertificate(f, &c) }
 	}
+	withSecret := func(c passthrough.Certificate) func(f *fixture) {
+		return func(f *fixture) { c.Secret = certSecret(f); withCertificate(f, &c) }
+	}
+	runInvalid(t, []invalidCase{
+		{"key material in the plain environment", serviceWith(func(p *serviceProps) { p.Environment = map[string]*string{"TLS_KEY": jsii.String("PEM")} }), "passthrough: Test/Api: Environment TLS_KEY: would put key material in the template in plain text; deliver it with Certificate (or Secrets)"},
+		{"a certificate variable also in Secrets", certificateAndSecret("TLS_CERT"), "passthrough: Test/Api: Secrets TLS_CERT: is also set by Certificate; set it in one place"},
+		{"certificate without secret", certificate(passthrough.Certificate{}), "passthrough: Test/Api: Certificate.Secret: is required"},
+		{"empty field name", withSecret(passthrough.Certificate{ClientCAField: jsii.String("")}), `passthrough: Test/Api: Certificate.ClientCAField "": is empty; name the JSON field of the secret, or leave it nil for the default`},
+	})
 }
 
-func TestCertificateWithoutSecretIsRefused(t *testing.T) {
-	f := newFixture(t, false)
-	err := cdktest.Invalid(t, func() { withCertificate(f, &passthrough.Certificate{}) })
-	if want := "passthrough: Test/Api: Certificate.Secret: is required"; err.Error() != want {
-		t.Errorf("error mismatch\ngot:  %s\nwant: %s", err, want)
+func certSecret(f *fixture) awssecretsmanager.ISecret {
+	return awssecretsmanager.Secret_FromSecretCompleteArn(f.stack, jsii.String("Cert"), jsii.String(certArn))
+}
+
+// certificateAndSecret builds a service with a Certificate and the same
+// secret again in Secrets as variable name.
+func certificateAndSecret(name string) func(f *fixture) {
+	return func(f *fixture) {
+		p := f.service(443)
+		p.Certificate = &passthrough.Certificate{Secret: certSecret(f)}
+		p.Secrets = map[string]awsecs.Secret{name: awsecs.Secret_FromSecretsManager(p.Certificate.Secret, jsii.String("certificate"))}
+		newFargate(f, "Api", p, 256, 512)
 	}
 }
 

@@ -2,6 +2,7 @@ package passthrough_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -152,119 +153,67 @@ func TestGrantConnectCountsASharedRuleOnce(t *testing.T) {
 }
 
 func TestGrantConnectRefusesWhatCannotWork(t *testing.T) {
-	cases := []struct {
-		name  string
-		build func(t *testing.T, f *fixture)
-		want  string
-	}{
-		{
-			name: "nil caller",
-			build: func(t *testing.T, f *fixture) {
-				f.fargate("Billing", 443).GrantConnect(nil, "BILLING")
-			},
-			want: "passthrough: Test/Billing: GrantConnect caller: is required",
-		},
-		{
-			name: "variable name with a dash",
-			build: func(t *testing.T, f *fixture) {
-				f.fargate("Billing", 443).GrantConnect(f.fargate("Orders", 8443), "BILLING-ADDRESS")
-			},
-			want: `passthrough: Test/Billing: GrantConnect envVar "BILLING-ADDRESS": must be letters, digits and underscores, not starting with a digit`,
-		},
-		{
-			name: "variable name starting with a digit",
-			build: func(t *testing.T, f *fixture) {
-				f.fargate("Billing", 443).GrantConnect(f.fargate("Orders", 8443), "1ADDRESS")
-			},
-			want: `passthrough: Test/Billing: GrantConnect envVar "1ADDRESS": must be letters, digits and underscores, not starting with a digit`,
-		},
-		{
-			name: "empty variable name",
-			build: func(t *testing.T, f *fixture) {
-				f.fargate("Billing", 443).GrantConnect(f.fargate("Orders", 8443), "")
-			},
-			want: `passthrough: Test/Billing: GrantConnect envVar "": must be letters, digits and underscores, not starting with a digit`,
-		},
-		{
-			name: "variable in the certificate namespace",
-			build: func(t *testing.T, f *fixture) {
-				f.fargate("Billing", 443).GrantConnect(f.fargate("Orders", 8443), "TLS_PEER")
-			},
-			want: `passthrough: Test/Billing: GrantConnect envVar "TLS_PEER": is in the TLS_ namespace of the certificate variables; choose another name`,
-		},
-		{
-			name: "caller in another VPC",
-			build: func(t *testing.T, f *fixture) {
-				billing := f.fargate("Billing", 443)
-				cluster := passthrough.NewCluster(f.stack, jsii.String("OtherCluster"), nil)
-				lb := passthrough.NewLoadBalancer(f.stack, jsii.String("OtherLB"), &passthrough.LoadBalancerProps{Vpc: cluster.Vpc, InternetFacing: jsii.Bool(false)})
-				orders := passthrough.NewFargateService(f.stack, jsii.String("Orders"), &passthrough.FargateServiceProps{ServiceProps: passthrough.ServiceProps{
-					Cluster: cluster, LoadBalancer: lb, Image: f.image,
-				}})
-				billing.GrantConnect(orders, "BILLING")
-			},
-			want: "passthrough: Test/Billing: GrantConnect caller Test/Orders: is in another VPC than load balancer Test/Internal, which it cannot reach; expose the load balancer to other VPCs through PrivateLink (NewEndpointService)",
-		},
-		{
-			name: "internet-facing load balancer without a private path",
-			build: func(t *testing.T, f *fixture) {
-				p := f.service(443)
-				p.LoadBalancer = passthrough.NewLoadBalancer(f.stack, jsii.String("Public"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc})
-				api := passthrough.NewFargateService(f.stack, jsii.String("Api"), &passthrough.FargateServiceProps{ServiceProps: p})
-				api.GrantConnect(f.fargate("Orders", 8443), "API")
-			},
-			want: "passthrough: Test/Api: GrantConnect caller Test/Orders: would reach internet-facing load balancer Test/Public at its public addresses, through the NAT gateway, where its security group cannot tell the caller apart; give it a private path first with AddPrivateDNSName, or accept the NAT path with AllowCallersThroughNAT",
-		},
-		{
-			name: "a service granted to itself through an internet-facing load balancer",
-			build: func(t *testing.T, f *fixture) {
-				p := f.service(443)
-				p.LoadBalancer = passthrough.NewLoadBalancer(f.stack, jsii.String("Public"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc})
-				api := passthrough.NewFargateService(f.stack, jsii.String("Api"), &passthrough.FargateServiceProps{ServiceProps: p})
-				api.GrantConnect(api, "SELF")
-			},
-			want: "passthrough: Test/Api: GrantConnect caller Test/Api: would reach internet-facing load balancer Test/Public at its public addresses, through the NAT gateway, where its security group cannot tell the caller apart; give it a private path first with AddPrivateDNSName, or accept the NAT path with AllowCallersThroughNAT",
-		},
-		{
-			name: "imported load balancer without a DNS name",
-			build: func(t *testing.T, f *fixture) {
-				p := f.service(443)
-				p.LoadBalancer = passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{
-					LoadBalancerARN: jsii.String(importedArn),
-					SecurityGroupID: jsii.String("sg-0123456789abcdef0"),
-					Vpc:             f.cluster.Vpc,
-					AllowedClients:  []awsec2.IPeer{awsec2.Peer_Ipv4(jsii.String("10.0.0.0/8"))},
-					InternetFacing:  jsii.Bool(false),
-				})
-				api := passthrough.NewFargateService(f.stack, jsii.String("Api"), &passthrough.FargateServiceProps{ServiceProps: p})
-				api.GrantConnect(f.fargate("Orders", 8443), "API")
-			},
-			want: "passthrough: Test/Api: GrantConnect caller Test/Orders: needs the DNS name of imported load balancer Test/Shared; set LoadBalancerAttributes.DNSName or PrivateDNSName",
-		},
-		{
-			name: "one caller too many for the security group",
-			build: func(t *testing.T, f *fixture) {
-				var peers []awsec2.IPeer
-				for i := range 59 {
-					peers = append(peers, awsec2.Peer_Ipv4(jsii.String(fmt.Sprintf("10.9.%d.0/24", i))))
-				}
-				f.lb = passthrough.NewLoadBalancer(f.stack, jsii.String("Partners"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc, InternetFacing: jsii.Bool(false), AllowedClients: peers})
-				callee := f.fargate("Callee", 1000) // 59 client rules and the path MTU discovery rule: 60
-				f.lb = passthrough.NewLoadBalancer(f.stack, jsii.String("Other"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc, InternetFacing: jsii.Bool(false)})
-				callee.GrantConnect(f.fargate("Orders", 443), "CALLEE")
-			},
-			want: "passthrough: Test/Callee: GrantConnect caller Test/Orders: would bring the security group of load balancer Test/Partners to 61 inbound rules (IPv4) and 1 (IPv6), over the default quota of 60 per family",
-		},
+	runInvalidOn(t, func(t *testing.T) *fixture { return internalFixture(t, false) }, []invalidCase{
+		{"nil caller", func(f *fixture) { f.fargate("Billing", 443).GrantConnect(nil, "BILLING") }, "passthrough: Test/Billing: GrantConnect caller: is required"},
+		{"variable name with a dash", grant("BILLING-ADDRESS"), `passthrough: Test/Billing: GrantConnect envVar "BILLING-ADDRESS": must be letters, digits and underscores, not starting with a digit`},
+		{"variable name starting with a digit", grant("1ADDRESS"), `passthrough: Test/Billing: GrantConnect envVar "1ADDRESS": must be letters, digits and underscores, not starting with a digit`},
+		{"empty variable name", grant(""), `passthrough: Test/Billing: GrantConnect envVar "": must be letters, digits and underscores, not starting with a digit`},
+		{"variable in the certificate namespace", grant("TLS_PEER"), `passthrough: Test/Billing: GrantConnect envVar "TLS_PEER": is in the TLS_ namespace of the certificate variables; choose another name`},
+		{"caller in another VPC", grantFromAnotherVpc, "passthrough: Test/Billing: GrantConnect caller Test/Orders: is in another VPC than load balancer Test/Internal, which it cannot reach; expose the load balancer to other VPCs through PrivateLink (NewEndpointService)"},
+		{"internet-facing load balancer without a private path", func(f *fixture) { publicAPI(f).GrantConnect(f.fargate("Orders", 8443), "API") }, "passthrough: Test/Api: GrantConnect caller Test/Orders: would reach internet-facing load balancer Test/Public at its public addresses, through the NAT gateway, where its security group cannot tell the caller apart; give it a private path first with AddPrivateDNSName, or accept the NAT path with AllowCallersThroughNAT"},
+		{"a service granted to itself through an internet-facing load balancer", func(f *fixture) { api := publicAPI(f); api.GrantConnect(api, "SELF") }, "passthrough: Test/Api: GrantConnect caller Test/Api: would reach internet-facing load balancer Test/Public at its public addresses, through the NAT gateway, where its security group cannot tell the caller apart; give it a private path first with AddPrivateDNSName, or accept the NAT path with AllowCallersThroughNAT"},
+		{"imported load balancer without a DNS name", grantThroughImportedWithoutDNSName, "passthrough: Test/Api: GrantConnect caller Test/Orders: needs the DNS name of imported load balancer Test/Shared; set LoadBalancerAttributes.DNSName or PrivateDNSName"},
+		{"one caller too many for the security group", grantPastTheRuleQuota, "passthrough: Test/Callee: GrantConnect caller Test/Orders: would bring the security group of load balancer Test/Partners to 61 inbound rules (IPv4) and 1 (IPv6), over the default quota of 60 per family"},
+	})
+}
+
+// grant lets "Orders" on 8443 call "Billing" on 443 with envVar.
+func grant(envVar string) func(f *fixture) {
+	return func(f *fixture) { f.fargate("Billing", 443).GrantConnect(f.fargate("Orders", 8443), envVar) }
+}
+
+// publicAPI is the service "Api" on an internet-facing load balancer
+// "Public" without a private path.
+func publicAPI(f *fixture) *passthrough.Service {
+	p := f.service(443)
+	p.LoadBalancer = passthrough.NewLoadBalancer(f.stack, jsii.String("Public"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc})
+	return passthrough.NewFargateService(f.stack, jsii.String("Api"), &passthrough.FargateServiceProps{ServiceProps: p})
+}
+
+func grantFromAnotherVpc(f *fixture) {
+	billing := f.fargate("Billing", 443)
+	cluster := passthrough.NewCluster(f.stack, jsii.String("OtherCluster"), nil)
+	lb := passthrough.NewLoadBalancer(f.stack, jsii.String("OtherLB"), &passthrough.LoadBalancerProps{Vpc: cluster.Vpc, InternetFacing: jsii.Bool(false)})
+	orders := passthrough.NewFargateService(f.stack, jsii.String("Orders"), &passthrough.FargateServiceProps{ServiceProps: passthrough.ServiceProps{
+		Cluster: cluster, LoadBalancer: lb, Image: f.image,
+	}})
+	billing.GrantConnect(orders, "BILLING")
+}
+
+func grantThroughImportedWithoutDNSName(f *fixture) {
+	p := f.service(443)
+	p.LoadBalancer = passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{
+		LoadBalancerARN: jsii.String(importedArn),
+		SecurityGroupID: jsii.String("sg-0123456789abcdef0"),
+		Vpc:             f.cluster.Vpc,
+		AllowedClients:  []awsec2.IPeer{awsec2.Peer_Ipv4(jsii.String("10.0.0.0/8"))},
+		InternetFacing:  jsii.Bool(false),
+	})
+	api := passthrough.NewFargateService(f.stack, jsii.String("Api"), &passthrough.FargateServiceProps{ServiceProps: p})
+	api.GrantConnect(f.fargate("Orders", 8443), "API")
+}
+
+// grantPastTheRuleQuota grants a caller of a service whose load balancer's
+// group is full: 59 client rules and the path MTU discovery rule.
+func grantPastTheRuleQuota(f *fixture) {
+	var peers []awsec2.IPeer
+	for i := range 59 {
+		peers = append(peers, awsec2.Peer_Ipv4(jsii.String(fmt.Sprintf("10.9.%d.0/24", i))))
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := internalFixture(t, false)
-			err := cdktest.Invalid(t, func() { tc.build(t, f) })
-			if got := err.Error(); got != tc.want {
-				t.Errorf("error mismatch\ngot:  %s\nwant: %s", got, tc.want)
-			}
-		})
-	}
+	f.lb = passthrough.NewLoadBalancer(f.stack, jsii.String("Partners"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc, InternetFacing: jsii.Bool(false), AllowedClients: peers})
+	callee := f.fargate("Callee", 1000)
+	f.lb = passthrough.NewLoadBalancer(f.stack, jsii.String("Other"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc, InternetFacing: jsii.Bool(false)})
+	callee.GrantConnect(f.fargate("Orders", 443), "CALLEE")
 }
 
 // A variable name that is a token is only known at deploy time and passes.
@@ -279,4 +228,58 @@ func TestGrantConnectAcceptsATokenName(t *testing.T) {
 			"Environment": []any{map[string]any{"Name": ref("Name"), "Value": assertions.Match_AnyValue()}},
 		})},
 	})
+}
+
+// A service of the load balancer's stack calling a service whose load
+// balancer is in the other stack makes each stack reference the other,
+// which CloudFormation cannot deploy: synthesis refuses it.
+func TestMutualGrantsAcrossStacksAreACycle(t *testing.T) {
+	a := newSharedApp(t, cdktest.AppContext(t))
+	lb := passthrough.NewLoadBalancer(a.svcs, jsii.String("LB"), &passthrough.LoadBalancerProps{Vpc: a.cluster.Vpc, InternetFacing: jsii.Bool(false)})
+	billing := passthrough.NewFargateService(a.svcs, jsii.String("Billing"), &passthrough.FargateServiceProps{ServiceProps: passthrough.ServiceProps{
+		Cluster: a.cluster, LoadBalancer: lb, Image: awsecsImage(),
+	}})
+	billing.GrantConnect(a.local, "BILLING_ADDRESS")
+	defer func() {
+		r := recover()
+		if r == nil {
+			t.Fatal("synthesis succeeded with stacks that reference each other")
+		}
+		if msg := fmt.Sprint(r); !strings.Contains(msg, "cyclic") {
+			t.Errorf("synthesis failed with %.300s, want a cyclic reference error", msg)
+		}
+	}()
+	a.app.Synth(nil)
+}
+
+// With a network stack that owns both load balancers, two service stacks
+// can call each other: each references the network stack only.
+func TestMutualGrantsThroughANetworkStackAreNoCycle(t *testing.T) {
+	app := cdktest.NewApp(t, cdktest.AppContext(t))
+	network := awscdk.NewStack(app, jsii.String("Network"), nil)
+	cluster := passthrough.NewCluster(network, jsii.String("Cluster"), nil)
+	services := map[string]*passthrough.Service{}
+	for _, name := range []string{"Orders", "Billing"} {
+		lb := passthrough.NewLoadBalancer(network, jsii.String(name+"LB"), &passthrough.LoadBalancerProps{Vpc: cluster.Vpc, InternetFacing: jsii.Bool(false)})
+		stack := awscdk.NewStack(app, jsii.String(name), nil)
+		services[name] = passthrough.NewFargateService(stack, jsii.String(name), &passthrough.FargateServiceProps{ServiceProps: passthrough.ServiceProps{
+			Cluster: cluster, LoadBalancer: lb, Image: awsecsImage(),
+		}})
+	}
+	services["Billing"].GrantConnect(services["Orders"], "BILLING_ADDRESS")
+	services["Orders"].GrantConnect(services["Billing"], "ORDERS_ADDRESS")
+	assembly := cdktest.Synth(t, app)
+	for name, want := range map[string][]string{"Network": nil, "Orders": {"Network"}, "Billing": {"Network"}} {
+		refs := map[string]bool{}
+		for _, r := range crossStackRefs(t, assembly.GetStackByName(jsii.String(name)).Template()) {
+			refs[r] = true
+		}
+		var got []string
+		for r := range refs {
+			got = append(got, r)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) && !(len(got) == 0 && len(want) == 0) {
+			t.Errorf("stack %s references %v, want %v", name, got, want)
+		}
+	}
 }

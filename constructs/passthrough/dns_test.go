@@ -1,7 +1,6 @@
 package passthrough_test
 
 import (
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -112,7 +111,7 @@ func TestAddPrivateDNSNameLooksUpAnInternetFacingLoadBalancersAddresses(t *testi
 	tpl.Has(typeRecordSet, map[string]any{
 		"Name": "lb.internal.example.",
 		"Type": "A",
-		"TTL":  fmt.Sprint(passthrough.PrivateDNSTTL),
+		"TTL":  "300",
 		"ResourceRecords": []any{
 			getAtt(lookup, "Address0"),
 			getAtt(lookup, "Address1"),
@@ -194,46 +193,28 @@ func TestPrivateAddressLookupCausesNoCdkNagFinding(t *testing.T) {
 }
 
 func TestDNSNamesRefuseWhatCannotWork(t *testing.T) {
-	imported := func(f *fixture, internetFacing bool, dns bool) *passthrough.LoadBalancer {
-		attrs := &passthrough.LoadBalancerAttributes{
-			LoadBalancerARN: jsii.String(importedArn),
-			SecurityGroupID: jsii.String("sg-0123456789abcdef0"),
-			Vpc:             f.cluster.Vpc,
-			AllowedClients:  []awsec2.IPeer{awsec2.Peer_AnyIpv4()},
-			InternetFacing:  jsii.Bool(internetFacing),
-		}
-		if dns {
-			attrs.DNSName = jsii.String("shared-0123456789.elb.eu-west-1.amazonaws.com")
-			attrs.CanonicalHostedZoneID = jsii.String("Z2IFOLAFXWLO4F")
-		}
-		return passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), attrs)
+	runInvalid(t, []invalidCase{
+		{"empty record name", func(f *fixture) { f.lb.AddDNSName(privateZone(f), "") }, `passthrough: Test/LB: AddDNSName "": is an empty record name; name the record relative to the zone, or fully qualified`},
+		{"no zone", func(f *fixture) { f.lb.AddPrivateDNSName(nil, "lb") }, "passthrough: Test/LB: AddPrivateDNSName zone: is required"},
+		{"private addresses of an imported internet-facing load balancer", func(f *fixture) { importedLB(f, true, true).AddPrivateDNSName(privateZone(f), "lb") }, `passthrough: Test/Shared: AddPrivateDNSName "lb": cannot look up the private addresses of imported internet-facing load balancer Test/Shared; add the name in the app that owns it and pass it as LoadBalancerAttributes.PrivateDNSName`},
+		{"alias of an imported load balancer without DNS name", func(f *fixture) { importedLB(f, false, false).AddDNSName(privateZone(f), "lb") }, `passthrough: Test/Shared: AddDNSName "lb": needs the DNS name and canonical hosted zone of imported load balancer Test/Shared; set LoadBalancerAttributes.DNSName and CanonicalHostedZoneID`},
+		{"private alias of an imported internal load balancer without DNS name", func(f *fixture) { importedLB(f, false, false).AddPrivateDNSName(privateZone(f), "lb") }, `passthrough: Test/Shared: AddPrivateDNSName "lb": needs the DNS name and canonical hosted zone of imported load balancer Test/Shared; set LoadBalancerAttributes.DNSName and CanonicalHostedZoneID`},
+	})
+}
+
+// importedLB imports load balancer "Shared", internet-facing or not, with
+// or without its DNS name and hosted zone.
+func importedLB(f *fixture, internetFacing bool, dns bool) *passthrough.LoadBalancer {
+	attrs := &passthrough.LoadBalancerAttributes{
+		LoadBalancerARN: jsii.String(importedArn),
+		SecurityGroupID: jsii.String("sg-0123456789abcdef0"),
+		Vpc:             f.cluster.Vpc,
+		AllowedClients:  []awsec2.IPeer{awsec2.Peer_AnyIpv4()},
+		InternetFacing:  jsii.Bool(internetFacing),
 	}
-	cases := []invalidCase{
-		{
-			name:  "empty record name",
-			build: func(f *fixture) { f.lb.AddDNSName(privateZone(f), "") },
-			want:  `passthrough: Test/LB: AddDNSName "": is an empty record name; name the record relative to the zone, or fully qualified`,
-		},
-		{
-			name:  "no zone",
-			build: func(f *fixture) { f.lb.AddPrivateDNSName(nil, "lb") },
-			want:  "passthrough: Test/LB: AddPrivateDNSName zone: is required",
-		},
-		{
-			name:  "private addresses of an imported internet-facing load balancer",
-			build: func(f *fixture) { imported(f, true, true).AddPrivateDNSName(privateZone(f), "lb") },
-			want:  `passthrough: Test/Shared: AddPrivateDNSName "lb": cannot look up the private addresses of imported internet-facing load balancer Test/Shared; add the name in the app that owns it and pass it as LoadBalancerAttributes.PrivateDNSName`,
-		},
-		{
-			name:  "alias of an imported load balancer without DNS name",
-			build: func(f *fixture) { imported(f, false, false).AddDNSName(privateZone(f), "lb") },
-			want:  `passthrough: Test/Shared: AddDNSName "lb": needs the DNS name and canonical hosted zone of imported load balancer Test/Shared; set LoadBalancerAttributes.DNSName and CanonicalHostedZoneID`,
-		},
-		{
-			name:  "private alias of an imported internal load balancer without DNS name",
-			build: func(f *fixture) { imported(f, false, false).AddPrivateDNSName(privateZone(f), "lb") },
-			want:  `passthrough: Test/Shared: AddPrivateDNSName "lb": needs the DNS name and canonical hosted zone of imported load balancer Test/Shared; set LoadBalancerAttributes.DNSName and CanonicalHostedZoneID`,
-		},
+	if dns {
+		attrs.DNSName = jsii.String("shared-0123456789.elb.eu-west-1.amazonaws.com")
+		attrs.CanonicalHostedZoneID = jsii.String("Z2IFOLAFXWLO4F")
 	}
-	runInvalid(t, cases)
+	return passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), attrs)
 }

@@ -79,64 +79,49 @@ func TestGrantConnectToAnImportedLoadBalancer(t *testing.T) {
 }
 
 func TestImportLoadBalancerRefusesWhatCannotWork(t *testing.T) {
-	cases := []invalidCase{
-		{
-			name:  "nil attributes",
-			build: func(f *fixture) { passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), nil) },
-			want:  "passthrough: Test/Shared: LoadBalancerARN: is required",
-		},
-		{
-			name: "no security group",
-			build: func(f *fixture) {
-				passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{LoadBalancerARN: jsii.String(importedArn), Vpc: f.cluster.Vpc})
-			},
-			want: "passthrough: Test/Shared: SecurityGroupID: is required",
-		},
-		{
-			name: "no VPC",
-			build: func(f *fixture) {
-				passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{
-					LoadBalancerARN: jsii.String(importedArn), SecurityGroupID: jsii.String(importedGroup),
-				})
-			},
-			want: "passthrough: Test/Shared: Vpc: is required",
-		},
-		{
-			name: "no clients",
-			build: func(f *fixture) {
-				passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{
-					LoadBalancerARN: jsii.String(importedArn), SecurityGroupID: jsii.String(importedGroup), Vpc: f.cluster.Vpc,
-				})
-			},
-			want: "passthrough: Test/Shared: AllowedClients: is required: name the clients admitted to this app's listener ports",
-		},
-		{
-			name: "a port in use out of range",
-			build: func(f *fixture) {
-				importShared(f, passthrough.LoadBalancerAttributes{ListenerPortsInUse: []float64{443, 0}})
-			},
-			want: "passthrough: Test/Shared: ListenerPortsInUse 0: must be a whole number from 1 to 65535",
-		},
-		{
-			name: "a listener port the owning app uses",
-			build: func(f *fixture) {
-				f.lb = importShared(f, passthrough.LoadBalancerAttributes{ListenerPortsInUse: []float64{443, 8443}})
-				f.fargate("Api", 8443)
-			},
-			want: "passthrough: Test/Api: ListenerPort 8443: is already used by a service of the app that owns it (ListenerPortsInUse) on load balancer Test/Shared; give each service its own listener port",
-		},
-		{
-			name: "a listener over the quota, counting the owning app's",
-			build: func(f *fixture) {
-				var used []float64
-				for i := range passthrough.MaxListeners {
-					used = append(used, float64(2000+i))
-				}
-				f.lb = importShared(f, passthrough.LoadBalancerAttributes{ListenerPortsInUse: used})
-				f.fargate("Api", 443)
-			},
-			want: "passthrough: Test/Api: ListenerPort 443: would be listener 51 on load balancer Test/Shared, over the quota of 50 listeners per Network Load Balancer",
-		},
+	runInvalid(t, []invalidCase{
+		{"nil attributes", func(f *fixture) { passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), nil) }, "passthrough: Test/Shared: LoadBalancerARN: is required"},
+		{"no security group", importWith(func(a *attributes) { a.SecurityGroupID = nil }), "passthrough: Test/Shared: SecurityGroupID: is required"},
+		{"no VPC", importWith(func(a *attributes) { a.Vpc = nil }), "passthrough: Test/Shared: Vpc: is required"},
+		{"no clients", importWith(func(a *attributes) { a.AllowedClients = nil }), "passthrough: Test/Shared: AllowedClients: is required: name the clients admitted to this app's listener ports"},
+		{"a port in use out of range", importWith(func(a *attributes) { a.ListenerPortsInUse = []float64{443, 0} }), "passthrough: Test/Shared: ListenerPortsInUse 0: must be a whole number from 1 to 65535"},
+		{"a listener port the owning app uses", serviceOnImported([]float64{443, 8443}, 8443), "passthrough: Test/Api: ListenerPort 8443: is already used by a service of the app that owns it (ListenerPortsInUse) on load balancer Test/Shared; give each service its own listener port"},
+		{"a listener over the quota, counting the owning app's", serviceOnImported(ports(2000, 50), 443), "passthrough: Test/Api: ListenerPort 443: would be listener 51 on load balancer Test/Shared, over the quota of 50 listeners per Network Load Balancer"},
+	})
+}
+
+// attributes are what importWith changes.
+type attributes = passthrough.LoadBalancerAttributes
+
+// importWith imports load balancer "Shared" with the attributes of
+// importShared changed by set.
+func importWith(set func(a *attributes)) func(f *fixture) {
+	return func(f *fixture) {
+		a := attributes{
+			LoadBalancerARN: jsii.String(importedArn),
+			SecurityGroupID: jsii.String(importedGroup),
+			Vpc:             f.cluster.Vpc,
+			AllowedClients:  []awsec2.IPeer{awsec2.Peer_Ipv4(jsii.String("203.0.113.0/24"))},
+		}
+		set(&a)
+		passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &a)
 	}
-	runInvalid(t, cases)
+}
+
+// serviceOnImported attaches the Fargate service "Api" on port to a load
+// balancer imported with the owning app's listener ports inUse.
+func serviceOnImported(inUse []float64, port float64) func(f *fixture) {
+	return func(f *fixture) {
+		f.lb = importShared(f, passthrough.LoadBalancerAttributes{ListenerPortsInUse: inUse})
+		f.fargate("Api", port)
+	}
+}
+
+// ports are n ports from first on.
+func ports(first float64, n int) []float64 {
+	var out []float64
+	for i := range n {
+		out = append(out, first+float64(i))
+	}
+	return out
 }

@@ -105,55 +105,36 @@ func TestNATPathCausesNoCdkNagFinding(t *testing.T) {
 }
 
 func TestNATPathRefusesWhatCannotWork(t *testing.T) {
-	cases := []invalidCase{
-		{
-			name: "internal load balancer",
-			build: func(f *fixture) {
-				passthrough.NewLoadBalancer(f.stack, jsii.String("Internal"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc, InternetFacing: jsii.Bool(false)}).AllowCallersThroughNAT()
-			},
-			want: "passthrough: Test/Internal: AllowCallersThroughNAT: is for an internet-facing load balancer; callers reach internal load balancer Test/Internal by its own DNS name, which resolves to its private addresses",
-		},
-		{
-			name: "already a private path",
-			build: func(f *fixture) {
-				f.lb.AddPrivateDNSName(privateZone(f), "lb")
-				f.lb.AllowCallersThroughNAT()
-			},
-			want: "passthrough: Test/LB: AllowCallersThroughNAT: cannot be used on load balancer Test/LB, which already has a private path (AddPrivateDNSName lb.internal.example); callers take one path",
-		},
-		{
-			name: "a private path after the NAT path",
-			build: func(f *fixture) {
-				f.lb.AllowCallersThroughNAT()
-				f.lb.AddPrivateDNSName(privateZone(f), "lb")
-			},
-			want: `passthrough: Test/LB: AddPrivateDNSName "lb": cannot be used on load balancer Test/LB, whose callers take the NAT path (AllowCallersThroughNAT); callers take one path`,
-		},
-		{
-			name: "a VPC without NAT gateways",
-			build: func(f *fixture) {
-				cluster := passthrough.NewCluster(f.stack, jsii.String("Isolated"), &passthrough.ClusterProps{NatGateways: jsii.Number(0), VpcEndpoints: jsii.Bool(true)})
-				passthrough.NewLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerProps{Vpc: cluster.Vpc}).AllowCallersThroughNAT()
-			},
-			want: "passthrough: Test/Shared: AllowCallersThroughNAT: finds no NAT gateway in the VPC of load balancer Test/Shared, so callers could not reach its public addresses; use AddPrivateDNSName",
-		},
-		{
-			name: "a VPC of another app and no addresses",
-			build: func(f *fixture) {
-				vpc := awsec2.Vpc_FromVpcAttributes(f.stack, jsii.String("Imported"), &awsec2.VpcAttributes{
-					VpcId:             jsii.String("vpc-0123456789abcdef0"),
-					AvailabilityZones: jsii.Strings("eu-west-1a", "eu-west-1b"),
-					PublicSubnetIds:   jsii.Strings("subnet-0123456789abcdef0", "subnet-0123456789abcdef1"),
-				})
-				passthrough.NewLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerProps{Vpc: vpc}).AllowCallersThroughNAT()
-			},
-			want: "passthrough: Test/Shared: AllowCallersThroughNAT: needs the NAT gateways' Elastic IP addresses: the VPC of load balancer Test/Shared is not defined in this app; pass them",
-		},
-		{
-			name:  "an IPv6 address",
-			build: func(f *fixture) { f.lb.AllowCallersThroughNAT(awsec2.Peer_Ipv6(jsii.String("2001:db8::1/128"))) },
-			want:  "passthrough: Test/LB: AllowCallersThroughNAT 2001:db8::1/128: is not an IPv4 address range; NAT gateways send from IPv4 Elastic IP addresses",
-		},
-	}
-	runInvalid(t, cases)
+	runInvalid(t, []invalidCase{
+		{"internal load balancer", func(f *fixture) { internalLB(f).AllowCallersThroughNAT() }, "passthrough: Test/Internal: AllowCallersThroughNAT: is for an internet-facing load balancer; callers reach internal load balancer Test/Internal by its own DNS name, which resolves to its private addresses"},
+		{"already a private path", func(f *fixture) { f.lb.AddPrivateDNSName(privateZone(f), "lb"); f.lb.AllowCallersThroughNAT() }, "passthrough: Test/LB: AllowCallersThroughNAT: cannot be used on load balancer Test/LB, which already has a private path (AddPrivateDNSName lb.internal.example); callers take one path"},
+		{"a private path after the NAT path", func(f *fixture) { f.lb.AllowCallersThroughNAT(); f.lb.AddPrivateDNSName(privateZone(f), "lb") }, `passthrough: Test/LB: AddPrivateDNSName "lb": cannot be used on load balancer Test/LB, whose callers take the NAT path (AllowCallersThroughNAT); callers take one path`},
+		{"a VPC without NAT gateways", func(f *fixture) { sharedLB(f, isolatedVpc(f)).AllowCallersThroughNAT() }, "passthrough: Test/Shared: AllowCallersThroughNAT: finds no NAT gateway in the VPC of load balancer Test/Shared, so callers could not reach its public addresses; use AddPrivateDNSName"},
+		{"a VPC of another app and no addresses", func(f *fixture) { sharedLB(f, importedVpc(f)).AllowCallersThroughNAT() }, "passthrough: Test/Shared: AllowCallersThroughNAT: needs the NAT gateways' Elastic IP addresses: the VPC of load balancer Test/Shared is not defined in this app; pass them"},
+		{"an IPv6 address", func(f *fixture) { f.lb.AllowCallersThroughNAT(awsec2.Peer_Ipv6(jsii.String("2001:db8::1/128"))) }, "passthrough: Test/LB: AllowCallersThroughNAT 2001:db8::1/128: is not an IPv4 address range; NAT gateways send from IPv4 Elastic IP addresses"},
+	})
+}
+
+// internalLB is an internal load balancer "Internal" in the fixture's VPC.
+func internalLB(f *fixture) *passthrough.LoadBalancer {
+	return passthrough.NewLoadBalancer(f.stack, jsii.String("Internal"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc, InternetFacing: jsii.Bool(false)})
+}
+
+// sharedLB is an internet-facing load balancer "Shared" in vpc.
+func sharedLB(f *fixture, vpc awsec2.IVpc) *passthrough.LoadBalancer {
+	return passthrough.NewLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerProps{Vpc: vpc})
+}
+
+// isolatedVpc is the VPC of a new cluster without NAT gateways.
+func isolatedVpc(f *fixture) awsec2.IVpc {
+	return passthrough.NewCluster(f.stack, jsii.String("Isolated"), &passthrough.ClusterProps{NatGateways: jsii.Number(0), VpcEndpoints: jsii.Bool(true)}).Vpc
+}
+
+// importedVpc is a VPC of another app.
+func importedVpc(f *fixture) awsec2.IVpc {
+	return awsec2.Vpc_FromVpcAttributes(f.stack, jsii.String("Imported"), &awsec2.VpcAttributes{
+		VpcId:             jsii.String("vpc-0123456789abcdef0"),
+		AvailabilityZones: jsii.Strings("eu-west-1a", "eu-west-1b"),
+		PublicSubnetIds:   jsii.Strings("subnet-0123456789abcdef0", "subnet-0123456789abcdef1"),
+	})
 }

@@ -5,12 +5,10 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
-	"github.com/passthrough-cdk/passthrough/internal/cdktest"
 )
 
 const (
@@ -64,7 +62,7 @@ func TestEndpointServiceAllowsEveryAccountOnlyWithAcceptance(t *testing.T) {
 	f := internalFixture(t, false)
 	passthrough.NewEndpointService(f.stack, jsii.String("Endpoint"), &passthrough.EndpointServiceProps{
 		LoadBalancer:       f.lb,
-		AllowedPrincipals:  []string{passthrough.AnyPrincipal},
+		AllowedPrincipals:  []string{"*"},
 		AcceptanceRequired: jsii.Bool(true),
 	})
 	f.template(t).Has(typeEndpointPerms, map[string]any{"AllowedPrincipals": []any{"*"}})
@@ -114,60 +112,21 @@ func TestEndpointServiceCausesNoCdkNagFinding(t *testing.T) {
 }
 
 func TestEndpointServiceRefusesWhatCannotWork(t *testing.T) {
-	cases := []struct {
-		name  string
-		props func(f *fixture) *passthrough.EndpointServiceProps
-		want  string
-	}{
-		{
-			name:  "no load balancer",
-			props: func(f *fixture) *passthrough.EndpointServiceProps { return nil },
-			want:  "passthrough: Test/Endpoint: LoadBalancer: is required",
-		},
-		{
-			name: "every account without acceptance",
-			props: func(f *fixture) *passthrough.EndpointServiceProps {
-				return &passthrough.EndpointServiceProps{LoadBalancer: f.lb, AllowedPrincipals: []string{"111122223333", "*"}, AcceptanceRequired: jsii.Bool(false)}
-			},
-			want: `passthrough: Test/Endpoint: AllowedPrincipals "*": with AcceptanceRequired false would let every AWS account connect without approval; name the consumers' accounts, or leave AcceptanceRequired on`,
-		},
-		{
-			name: "a principal that is neither account nor ARN",
-			props: func(f *fixture) *passthrough.EndpointServiceProps {
-				return &passthrough.EndpointServiceProps{LoadBalancer: f.lb, AllowedPrincipals: []string{"consumer-team"}}
-			},
-			want: `passthrough: Test/Endpoint: AllowedPrincipals "consumer-team": must be a 12-digit AWS account ID, an IAM ARN or "*"`,
-		},
-		{
-			name: "an account ID one digit short",
-			props: func(f *fixture) *passthrough.EndpointServiceProps {
-				return &passthrough.EndpointServiceProps{LoadBalancer: f.lb, AllowedPrincipals: []string{"11112222333"}}
-			},
-			want: `passthrough: Test/Endpoint: AllowedPrincipals "11112222333": must be a 12-digit AWS account ID, an IAM ARN or "*"`,
-		},
-		{
-			name: "an imported load balancer",
-			props: func(f *fixture) *passthrough.EndpointServiceProps {
-				lb := passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{
-					LoadBalancerARN: jsii.String(importedArn),
-					SecurityGroupID: jsii.String("sg-0123456789abcdef0"),
-					Vpc:             f.cluster.Vpc,
-					AllowedClients:  []awsec2.IPeer{awsec2.Peer_AnyIpv4()},
-				})
-				return &passthrough.EndpointServiceProps{LoadBalancer: lb}
-			},
-			want: "passthrough: Test/Endpoint: LoadBalancer Test/Shared: is imported; create the endpoint service in the app that owns it",
-		},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			f := internalFixture(t, false)
-			err := cdktest.Invalid(t, func() {
-				passthrough.NewEndpointService(f.stack, jsii.String("Endpoint"), tc.props(f))
-			})
-			if got := err.Error(); got != tc.want {
-				t.Errorf("error mismatch\ngot:  %s\nwant: %s", got, tc.want)
-			}
+	runInvalidOn(t, func(t *testing.T) *fixture { return internalFixture(t, false) }, []invalidCase{
+		{"no load balancer", func(f *fixture) { passthrough.NewEndpointService(f.stack, jsii.String("Endpoint"), nil) }, "passthrough: Test/Endpoint: LoadBalancer: is required"},
+		{"every account without acceptance", endpoint(false, "111122223333", "*"), `passthrough: Test/Endpoint: AllowedPrincipals "*": with AcceptanceRequired false would let every AWS account connect without approval; name the consumers' accounts, or leave AcceptanceRequired on`},
+		{"a principal that is neither account nor ARN", endpoint(true, "consumer-team"), `passthrough: Test/Endpoint: AllowedPrincipals "consumer-team": must be a 12-digit AWS account ID, an IAM ARN or "*"`},
+		{"an account ID one digit short", endpoint(true, "11112222333"), `passthrough: Test/Endpoint: AllowedPrincipals "11112222333": must be a 12-digit AWS account ID, an IAM ARN or "*"`},
+		{"an imported load balancer", func(f *fixture) { f.lb = importShared(f, passthrough.LoadBalancerAttributes{}); endpoint(true)(f) }, "passthrough: Test/Endpoint: LoadBalancer Test/Shared: is imported; create the endpoint service in the app that owns it"},
+	})
+}
+
+// endpoint exposes the fixture's load balancer as "Endpoint" to principals,
+// with or without acceptance.
+func endpoint(acceptance bool, principals ...string) func(f *fixture) {
+	return func(f *fixture) {
+		passthrough.NewEndpointService(f.stack, jsii.String("Endpoint"), &passthrough.EndpointServiceProps{
+			LoadBalancer: f.lb, AllowedPrincipals: principals, AcceptanceRequired: jsii.Bool(acceptance),
 		})
 	}
 }

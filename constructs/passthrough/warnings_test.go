@@ -51,7 +51,7 @@ func TestAdministrationPortOnTheInternetIsWarnedAboutAndNotSuppressed(t *testing
 		f := newFixture(t, false)
 		f.fargate("Api", 443)
 		f.fargate("Admin", port)
-		got := warnings(t, f.stack, passthrough.WarningAdministrationPort)
+		got := warnings(t, f.stack, "passthrough:administrationPortOnInternet")
 		if len(got) != 1 || got["/Test/Admin"] == "" {
 			t.Fatalf("port %v: warnings %v, want one on /Test/Admin", port, got)
 		}
@@ -86,7 +86,7 @@ func TestOrdinaryInternetListenersAreQuiet(t *testing.T) {
 	f := newFixture(t, false)
 	f.fargate("Api", 443)
 	f.fargate("Partners", 8443)
-	if got := warnings(t, f.stack, passthrough.WarningAdministrationPort); len(got) != 0 {
+	if got := warnings(t, f.stack, "passthrough:administrationPortOnInternet"); len(got) != 0 {
 		t.Errorf("warnings %v", got)
 	}
 	if !ec23Suppressed(t, f, f.lb) {
@@ -101,7 +101,7 @@ func TestPrivateAdministrationPortIsNotWarnedAbout(t *testing.T) {
 	f.lb = passthrough.NewLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc, PrivateListenerPorts: []float64{5432}})
 	f.fargate("Api", 443)
 	f.fargate("Db", 5432)
-	if got := warnings(t, f.stack, passthrough.WarningAdministrationPort); len(got) != 0 {
+	if got := warnings(t, f.stack, "passthrough:administrationPortOnInternet"); len(got) != 0 {
 		t.Errorf("warnings %v", got)
 	}
 	if !ec23Suppressed(t, f, f.lb) {
@@ -120,7 +120,7 @@ func TestInternalLoadBalancerOpenToAnyAddressIsWarnedAbout(t *testing.T) {
 		AllowedClients: []awsec2.IPeer{awsec2.Peer_Ipv4(jsii.String("10.0.0.0/8")), awsec2.Peer_AnyIpv6()},
 	})
 	passthrough.NewLoadBalancer(f.stack, jsii.String("Default"), &passthrough.LoadBalancerProps{Vpc: vpc, InternetFacing: jsii.Bool(false)})
-	got := warnings(t, f.stack, passthrough.WarningInternalOpenToAnyAddress)
+	got := warnings(t, f.stack, "passthrough:internalLoadBalancerOpenToAnyAddress")
 	want := map[string]string{"/Test/Open": "internal load balancer Test/Open admits ::/0 (AllowedClients) on its listener ports: every network routed to the VPC (peered VPCs, VPN, Direct Connect, transit gateways) reaches them; name the clients' ranges or security groups instead"}
 	if jsonString(got) != jsonString(want) {
 		t.Errorf("warnings\ngot:  %v\nwant: %v", got, want)
