@@ -12,9 +12,9 @@ import (
 
 // nlbDrainWindow is how long a Network Load Balancer keeps opening new
 // connections to a target after its deregistration starts: about two
-// minutes, as measured in aws/containers-roadmap#470 and
-// kubernetes-sigs/aws-load-balancer-controller#2366. The deregistration
-// delay must cover it, since ECS sends SIGTERM right after the delay.
+// minutes (the README's "Defaults and why" cites the reports). The
+// deregistration delay must cover it, since ECS sends SIGTERM right after
+// the delay.
 const nlbDrainWindow = 120
 
 // ecsMaxStopTimeout is the largest container stopTimeout ECS accepts.
