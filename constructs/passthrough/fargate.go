@@ -77,6 +77,7 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 	r := props.ServiceProps.resolve(s)
 	spot := valueOr(props.Spot, false)
 	arm := valueOr(props.ARM64, false)
+	subnets, platformVersion := props.VpcSubnets, props.PlatformVersion
 
 	var platform *awsecs.RuntimePlatform
 	if arm {
@@ -122,10 +123,10 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 		EnableECSManagedTags:       jsii.Bool(true),
 		PropagateTags:              awsecs.PropagatedTagSource_SERVICE,
 		AssignPublicIp:             jsii.Bool(false),
-		VpcSubnets:                 props.VpcSubnets,
+		VpcSubnets:                 subnets,
 		CapacityProviderStrategies: strategies,
 		SecurityGroups:             &[]awsec2.ISecurityGroup{sg},
-		PlatformVersion:            props.PlatformVersion,
+		PlatformVersion:            platformVersion,
 	})
 	if strategies != nil {
 		r.cluster.orderCapacityProviders(svc)
