@@ -49,7 +49,7 @@ type AlarmProps struct {
 	// is defined in the app, are extended to admit exactly these alarms and
 	// rules: any topic policy replaces SNS's default one, which would
 	// otherwise have let CloudWatch publish. An imported topic or key must
-	// allow them already (see the README).
+	// allow them already (docs/notifications.md).
 	// Default: none; the alarms change state in CloudWatch only.
 	Topic awssns.ITopic
 	// CertificateExpiryDays is the threshold of the certificate expiry

@@ -48,7 +48,7 @@ type callerPath struct {
 // through the NAT gateway, where no security group can tell the caller
 // apart. When caller is in another stack, both rules are in caller's stack;
 // granting the other way round as well would make the stacks reference
-// each other (the README's "Service to service" shows the way out). envVar
+// each other (docs/architectures.md shows the way out). envVar
 // is a plain environment variable, which cdk-nag's AwsSolutions-ECS2 leaves
 // to the caller's owner to review.
 func (s *Service) GrantConnect(caller *Service, envVar string) {

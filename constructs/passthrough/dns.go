@@ -46,8 +46,8 @@ func (lb *LoadBalancer) AddDNSName(zone awsroute53.IHostedZone, recordName strin
 // that callers in the VPC would reach through the NAT gateway, it is an A
 // record with the private addresses of its nodes, one per subnet, which a
 // custom resource reads from its network interfaces at deploy time: neither
-// CloudFormation nor Elastic Load Balancing returns them (the README's
-// architecture 3, and docs/network.md). A subnet without an address fails
+// CloudFormation nor Elastic Load Balancing returns them (docs/architectures.md
+// and docs/network.md). A subnet without an address fails
 // the deployment, so the record is never partial. The other way for
 // callers is AllowCallersThroughNAT.
 func (lb *LoadBalancer) AddPrivateDNSName(zone awsroute53.IPrivateHostedZone, recordName string) awsroute53.ARecord {

@@ -38,8 +38,8 @@ type FargateServiceProps struct {
 	// Fargate Spot, at a discount, with a two-minute warning before AWS
 	// reclaims one: the base keeps the service's floor on capacity that is
 	// not reclaimed, and three Spot tasks are placed for each further
-	// on-demand one. It combines with ARM64 (the README's "Cost and platform
-	// notes"). An existing cluster must have FARGATE and FARGATE_SPOT
+	// on-demand one. It combines with ARM64 (docs/production.md, "Cost and
+	// platform notes"). An existing cluster must have FARGATE and FARGATE_SPOT
 	// associated for as long as the service exists.
 	// Default: false.
 	Spot *bool

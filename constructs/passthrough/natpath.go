@@ -18,7 +18,7 @@ import (
 // caller's group, which the load balancer never sees), and lets the caller
 // send to any IPv4 address on that port. It costs NAT data processing on
 // every byte, both ways, and the port admits everything behind those NAT
-// gateways, not only the granted callers (the README's architecture 3).
+// gateways, not only the granted callers (docs/architectures.md).
 //
 // natAddresses are the NAT gateways' Elastic IP addresses, as IPv4 peers.
 // Without them, the Elastic IPs of the NAT gateways of the load balancer's

@@ -37,7 +37,7 @@ type ServiceToServiceStackProps struct {
 //
 // Both clusters are in one stack on purpose: each service references the
 // other's load balancer, and two stacks that reference each other cannot be
-// deployed. The README shows how to split them.
+// deployed. docs/architectures.md shows how to split them.
 func NewServiceToServiceStack(scope constructs.Construct, id string, props *ServiceToServiceStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	cert := certificateSecret(stack)

@@ -21,7 +21,7 @@ import (
 
 // The PrivateLink provider requires acceptance of every connection, so once
 // the consumer is deployed its endpoint waits, pending, until the provider
-// accepts it: the step the README asks of a user, and the one EC2 call the
+// accepts it: the step docs/architectures.md asks of a user, and the one EC2 call the
 // suite makes. It is a signed EC2 Query API request rather than a call
 // through the SDK's EC2 module, the largest of the SDK, which every
 // `make test` would otherwise compile for this one action.

@@ -257,7 +257,7 @@ func (gr *group) cleanUp(t *testing.T) {
 }
 
 // acceptEndpoint accepts the consumer's endpoint connection to the
-// provider's endpoint service, as the README's PrivateLink steps do.
+// provider's endpoint service, as the PrivateLink steps in docs/architectures.md do.
 func (gr *group) acceptEndpoint(t *testing.T, ctx context.Context) {
 	provider, consumer := gr.stacks[0], gr.stacks[1]
 	services := OfType(provider.resources, "AWS::EC2::VPCEndpointService")
