@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough/passthroughtest"
+	_ "github.com/passthrough-cdk/passthrough/internal/golden" // accepts the -update of `go test ./... -update`
 )
 
 // load returns testdata/fargate.json decoded, for a case to break.
