@@ -1,8 +1,6 @@
 package passthrough
 
 import (
-	"fmt"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
@@ -97,10 +95,12 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 
 	// Egress is what the task itself needs: HTTPS to ECR, Secrets Manager and
 	// CloudWatch Logs. Connections a service makes to other services are
-	// added where they are granted.
+	// added where they are granted. The description names no port: it can
+	// only be set at creation (GroupDescription requires replacement), and
+	// a new ContainerPort must not replace the group.
 	sg := awsec2.NewSecurityGroup(s, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              r.Cluster.Vpc,
-		Description:      jsii.String(fmt.Sprintf("Passthrough Fargate tasks: TLS from the load balancer on port %s only", formatNumber(*r.containerPort))),
+		Description:      jsii.String("Passthrough Fargate tasks: TLS from the load balancer only"),
 		AllowAllOutbound: jsii.Bool(false),
 	})
 	sg.AddEgressRule(anyIPv4(), tcpPort(443), jsii.String("HTTPS to AWS APIs and image registries"), nil)

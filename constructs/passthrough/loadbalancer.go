@@ -295,7 +295,7 @@ func NewLoadBalancer(scope constructs.Construct, id *string, props *LoadBalancer
 func (lb *LoadBalancer) addResetsAlarm(props *AlarmProps) {
 	path := *lb.Node().Path()
 	lb.TargetResetsAlarm = awscloudwatch.NewAnomalyDetectionAlarm(lb, jsii.String("TargetResetsAlarm"), &awscloudwatch.AnomalyDetectionAlarmProps{
-		AlarmName:        jsii.String(alarmName(*awscdk.Stack_Of(lb).StackName(), path, "target-resets")),
+		AlarmName:        jsii.String(alarmName(lb.stack(), path, "target-resets")),
 		AlarmDescription: jsii.String(fmt.Sprintf("Targets of %s reset TCP connections far more often than usual for 3 of 5 minutes: containers are crashing, restarting, or closing connections they should finish. Check the services' stopped tasks and logs, and the VPC flow logs for the targets that sent resets.", path)),
 		Metric: lb.nlb.Metrics().TcpTargetResetCount(&awscloudwatch.MetricOptions{
 			Statistic: jsii.String("Sum"),

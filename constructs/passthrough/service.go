@@ -319,7 +319,7 @@ func (p *ServiceProps) validate(v *validator) *resolved {
 			// "Api" would otherwise report into one series, each alarm
 			// firing for the other's certificate.
 			path, stackName := r.names(v.scope)
-			r.metricServiceName = jsii.String(stackName + "/" + relativePath(stackName, path))
+			r.metricServiceName = jsii.String(metricServiceName(awscdk.Stack_Of(v.scope), stackName, path))
 			r.environment = map[string]*string{EnvServiceName: r.metricServiceName}
 			for k, val := range p.Environment {
 				r.environment[k] = val
@@ -425,9 +425,17 @@ func (s *Service) attach(svc awsecs.BaseService, r *resolved, targetType elbv2.T
 	if dereg == nil {
 		dereg = seconds(DefaultDeregistrationDelay)
 	}
-	s.TargetGroup = elbv2.NewNetworkTargetGroup(s, jsii.String("TargetGroup"), &elbv2.NetworkTargetGroupProps{
-		Vpc:        lb.Vpc,
-		Port:       r.containerPort,
+	s.TargetGroup = elbv2.NewNetworkTargetGroup(s, jsii.String(targetGroupID(lb)), &elbv2.NetworkTargetGroupProps{
+		Vpc: lb.Vpc,
+		// Only the default for a target registered without a port, which
+		// ECS never does: it registers each task with its container port
+		// (awsvpc) or host port (bridge) ("This port is used unless you
+		// specify a port override when registering the target", Elastic
+		// Load Balancing API reference, CreateTargetGroup). A constant, so
+		// that a new ContainerPort does not replace the target group, which
+		// would switch the listener to an empty group before ECS registers
+		// the new tasks (Port requires replacement).
+		Port:       jsii.Number(DefaultContainerPort),
 		Protocol:   elbv2.Protocol_TCP,
 		TargetType: targetType,
 		HealthCheck: &elbv2.HealthCheck{
