@@ -104,7 +104,7 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 		AllowAllOutbound: jsii.Bool(false),
 	})
 	sg.AddEgressRule(anyIPv4(), tcpPort(443), jsii.String("HTTPS to AWS APIs and image registries"), nil)
-	r.Cluster.allowEndpoints(sg)
+	r.Cluster.admitToEndpoints(s, sg)
 
 	var strategies *[]*awsecs.CapacityProviderStrategy
 	if spot {
@@ -134,6 +134,7 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 	if strategies != nil {
 		r.Cluster.orderCapacityProviders(svc)
 	}
+	r.Cluster.orderServiceAfterEgress(svc)
 	s.attach(svc, r, elbv2.TargetType_IP, sg, tcpPort(*r.containerPort))
 	return s
 }
