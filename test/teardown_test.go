@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/passthrough-cdk/passthrough/examples/stacks"
 	"github.com/passthrough-cdk/passthrough/internal/cdktest"
 )
 
@@ -53,5 +56,25 @@ func TestExamplesTearDownServicesBeforeTheirWayToAWS(t *testing.T) {
 	})
 	if checked == 0 {
 		t.Error("no service or Auto Scaling group: nothing was checked")
+	}
+}
+
+// The PrivateLink consumer depends on the provider, though no reference
+// joins them (the consumer takes the endpoint service name from context):
+// an endpoint service with a connected or pending endpoint cannot be
+// deleted, so `cdk destroy PassthroughPrivateLinkProvider` must destroy the
+// consumer first, which the CLI does for the stacks that depend on the one
+// named. The dependency is in the cloud assembly, where the CLI reads it.
+func TestPrivateLinkConsumerIsDestroyedBeforeItsProvider(t *testing.T) {
+	app := cdktest.NewApp(t, cdktest.AppContext(t))
+	stacks.All(app)
+	assembly := cdktest.Synth(t, app)
+	consumer := assembly.GetStackByName(jsii.String(stacks.PrivateLinkConsumerStack))
+	var deps []string
+	for _, d := range *consumer.Dependencies() {
+		deps = append(deps, *d.Id())
+	}
+	if !slices.Contains(deps, stacks.PrivateLinkProviderStack) {
+		t.Errorf("%s depends on %v, not on %s", stacks.PrivateLinkConsumerStack, deps, stacks.PrivateLinkProviderStack)
 	}
 }
