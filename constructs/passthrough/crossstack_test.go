@@ -178,12 +178,21 @@ func TestWhatServicesInOtherStacksChangeInTheNetworkStack(t *testing.T) {
 			if jsonString(resourceIDs(caller)) != jsonString(resourceIDs(alone)) {
 				t.Errorf("a Fargate caller in another stack adds resources to the network stack: %v", added(resourceIDs(alone), resourceIDs(caller)))
 			}
+			callerOuts, _ := outputsOf(caller)
+			if got := added(oneOuts, callerOuts); len(got) != 1 || !strings.Contains(got[0], "DNSName") {
+				t.Errorf("a Fargate caller in another stack adds outputs %v to the network stack, want the load balancer's DNS name", got)
+			}
 
 			ec2Alone := net(true, func(*networkApp) {})
 			ec2One := net(true, func(a *networkApp) { a.service("Svc1", 443) })
 			ec2Two := net(true, func(a *networkApp) { a.service("Svc1", 443); a.service("Svc2", 8443) })
 			ec2Caller := net(true, func(a *networkApp) { a.local.GrantConnect(a.service("Svc1", 443), "LOCAL_ADDRESS") })
 			rules := added(resourceIDs(ec2Alone), resourceIDs(ec2One))
+			ec2AloneOuts, _ := outputsOf(ec2Alone)
+			ec2OneOuts, _ := outputsOf(ec2One)
+			if len(added(ec2AloneOuts, ec2OneOuts)) == 0 {
+				t.Error("the first EC2 service in another stack adds no output to the network stack")
+			}
 			if len(rules) != 2 || !strings.Contains(strings.Join(rules, " "), "ClusterInstanceSecurityGroupfromNetLBSecurityGroup") {
 				t.Errorf("the first EC2 service in another stack adds %v to the network stack, want the rule pair between the load balancer's and the instances' groups", rules)
 			}

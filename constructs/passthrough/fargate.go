@@ -42,7 +42,9 @@ type FargateServiceProps struct {
 	// AWS What's New, September 2024). A new Cluster enables the Fargate
 	// capacity providers it needs, and the service waits for their
 	// association; an existing cluster must have FARGATE and FARGATE_SPOT
-	// associated for as long as the service exists.
+	// associated for as long as the service exists. Turning it on or off
+	// replaces the ECS service (its LaunchType goes or comes): new tasks
+	// start beside the old ones in the same target group.
 	// Default: false.
 	Spot *bool
 }

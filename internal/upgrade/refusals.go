@@ -11,8 +11,19 @@ import (
 // and rolls back, for a reason the resource specification's update
 // semantics do not show.
 type Refusal struct {
-	LogicalID, Type, Reason string
+	LogicalID, Type string
+	// Kind is which of the refusals below it is, in a few words.
+	Kind   string
+	Reason string
 }
+
+// Kinds of Refusal.
+const (
+	KindCustomName     = "replaced under its custom name"
+	KindNameTaken      = "takes a name another resource holds"
+	KindListenerPort   = "takes a listener port another listener holds"
+	KindTargetGroupTwo = "attaches a target group to two load balancers"
+)
 
 func (r Refusal) String() string {
 	return fmt.Sprintf("%s %s: %s", r.Type, r.LogicalID, r.Reason)
@@ -91,7 +102,7 @@ func namedReplacements(old, new *cfn.Template, changes []Change) []Refusal {
 		switch {
 		case !held:
 		case holder == c.LogicalID && c.Impact == Replace:
-			out = append(out, Refusal{c.LogicalID, c.Type, fmt.Sprintf(
+			out = append(out, Refusal{c.LogicalID, c.Type, KindCustomName, fmt.Sprintf(
 				"is replaced (%v) and keeps its %s %q; CloudFormation does not replace a resource with a custom name: change the name in the same update",
 				c.Replacing, prop, name)})
 		case holder != c.LogicalID:
@@ -101,7 +112,7 @@ func namedReplacements(old, new *cfn.Template, changes []Change) []Refusal {
 			if c.Type == typeAlarm {
 				what = "PutMetricAlarm overwrites that alarm, and deleting " + holder + " at the end of the update then deletes it"
 			}
-			out = append(out, Refusal{c.LogicalID, c.Type, fmt.Sprintf(
+			out = append(out, Refusal{c.LogicalID, c.Type, KindNameTaken, fmt.Sprintf(
 				"takes the %s %q, which %s holds until CloudFormation deletes it at the end of the update: %s",
 				prop, name, holder, what)})
 		}
@@ -139,7 +150,7 @@ func listenerPorts(old, new *cfn.Template, impact map[string]Impact) []Refusal {
 		}
 		lb := physical(new, l, impact, true)
 		if holder, taken := held[fmt.Sprintf("%s:%d", lb, port)]; taken && holder != l.ID {
-			out = append(out, Refusal{l.ID, cfn.TypeListener, fmt.Sprintf(
+			out = append(out, Refusal{l.ID, cfn.TypeListener, KindListenerPort, fmt.Sprintf(
 				"takes port %d of load balancer %s, which listener %s holds before the update: \"A listener already exists on this port for this load balancer\" (CloudFormation creates and updates before it deletes; aws/aws-cdk#13901)",
 				port, lb, holder)})
 		}
@@ -166,7 +177,7 @@ func sharedTargetGroups(old, new *cfn.Template, impact map[string]Impact) []Refu
 			}
 			for _, other := range attached[tg] {
 				if other != lb {
-					out = append(out, Refusal{l.ID, cfn.TypeListener, fmt.Sprintf(
+					out = append(out, Refusal{l.ID, cfn.TypeListener, KindTargetGroupTwo, fmt.Sprintf(
 						"attaches target group %s, which stays attached to load balancer %s until the end of the update, to load balancer %s: \"The following target groups cannot be associated with more than one load balancer\" (aws/aws-cdk#33253)",
 						tg, other, lb)})
 					break

@@ -197,6 +197,17 @@ func (r Result) ReplacedRoles() []string {
 	return out
 }
 
+// RefusedKinds lists the kinds of the update's refusals, sorted, without
+// repeats.
+func (r Result) RefusedKinds() []string {
+	var out []string
+	for _, x := range r.Refused {
+		out = append(out, x.Kind)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // String describes a change for a test's message.
 func (c Change) String() string {
 	s := fmt.Sprintf("%s %s %s", strings.ToLower(string(c.Impact)), c.Type, c.LogicalID)

@@ -78,6 +78,13 @@ func wantRefusal(t *testing.T, r Result, id, fragment string) {
 	t.Errorf("no refusal of %s mentioning %q; refusals:\n%s", id, fragment, reasons(r))
 }
 
+func wantKinds(t *testing.T, r Result, want ...string) {
+	t.Helper()
+	if got := r.RefusedKinds(); !slices.Equal(got, want) {
+		t.Errorf("refusal kinds %q, want %q", got, want)
+	}
+}
+
 func wantRoles(t *testing.T, r Result, want ...string) {
 	t.Helper()
 	if got := r.ReplacedRoles(); !slices.Equal(got, want) {
@@ -95,6 +102,7 @@ func TestSchemeChangeReplacesLoadBalancerAndListenersAndFailsOnKeptTargetGroup(t
 	got := analyze(t, old, new)
 	wantRoles(t, got, "load balancer", "listener")
 	wantRefusal(t, got, "L443", "cannot be associated with more than one load balancer")
+	wantKinds(t, got, KindTargetGroupTwo)
 }
 
 // A target group whose logical ID changes with the load balancer's identity
@@ -126,6 +134,7 @@ func TestListenersSwappingPortsAreRefused(t *testing.T) {
 	wantRoles(t, got)
 	wantRefusal(t, got, "L443", "A listener already exists on this port")
 	wantRefusal(t, got, "L8443", "A listener already exists on this port")
+	wantKinds(t, got, KindListenerPort)
 }
 
 // A renamed listener (a new logical ID on the same port) is created before
@@ -179,6 +188,7 @@ func TestReplacingANamedResourceUnderItsNameIsRefused(t *testing.T) {
 	}
 	got := analyze(t, stack(t, nil, named("internet-facing")), stack(t, nil, named("internal")))
 	wantRefusal(t, got, "LB", "does not replace a resource with a custom name")
+	wantKinds(t, got, KindCustomName)
 }
 
 // An alarm whose logical ID changes while its name stays is created over
@@ -190,6 +200,7 @@ func TestAlarmRenamedUnderItsNameIsRefused(t *testing.T) {
 	got := analyze(t, old, new)
 	wantRoles(t, got, "alarm")
 	wantRefusal(t, got, "WebAlarm", "PutMetricAlarm overwrites that alarm")
+	wantKinds(t, got, KindNameTaken)
 }
 
 // An alarm without a fixed name is not tracked: its replacement gets a
