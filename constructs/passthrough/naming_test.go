@@ -14,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
+	"github.com/passthrough-cdk/passthrough/constructs/passthrough/passthroughtest"
 	"github.com/passthrough-cdk/passthrough/internal/cdktest"
 )
 
@@ -83,6 +84,40 @@ func TestNamesInsideAStageCarryTheStackNameOnce(t *testing.T) {
 	raw := jsonString(tpl.JSON())
 	if !strings.Contains(raw, ":alarm:Prod-Payments-*") {
 		t.Error("the topic policy does not admit the alarms named Prod-Payments-*")
+	}
+	// The guarantees hold inside a Stage as anywhere else.
+	problems, err := passthroughtest.Problems([]byte(raw))
+	if err != nil || len(problems) > 0 {
+		t.Errorf("problems %v, error %v", problems, err)
+	}
+}
+
+// The network stack split inside a Stage: the service stack references the
+// network stack only, and both are named after the stage.
+func TestNetworkStackSplitInsideAStage(t *testing.T) {
+	app := cdktest.NewApp(t, nil)
+	stage := awscdk.NewStage(app, jsii.String("Prod"), nil)
+	net := awscdk.NewStack(stage, jsii.String("Net"), nil)
+	cluster := passthrough.NewCluster(net, jsii.String("Cluster"), &passthrough.ClusterProps{VpcEndpoints: jsii.Bool(true)})
+	lb := passthrough.NewLoadBalancer(net, jsii.String("LB"), &passthrough.LoadBalancerProps{Vpc: cluster.Vpc, InternetFacing: jsii.Bool(false)})
+	svcStack := awscdk.NewStack(stage, jsii.String("Svc"), nil)
+	passthrough.NewFargateService(svcStack, jsii.String("Api"), &passthrough.FargateServiceProps{ServiceProps: passthrough.ServiceProps{
+		Cluster: cluster, LoadBalancer: lb, Image: awsecsImage(),
+	}})
+	assembly := cdktest.Synth(t, app).GetNestedAssembly(jsii.String("assembly-Prod"))
+	tpl := assembly.GetStackByName(jsii.String("Prod-Svc")).Template()
+	for _, r := range crossStackRefs(t, tpl) {
+		if r != "Prod-Net" {
+			t.Errorf("the service stack references stack %s", r)
+		}
+	}
+	if len(crossStackRefs(t, tpl)) == 0 {
+		t.Error("the service stack references nothing of the network stack")
+	}
+	for id, name := range alarmNames(cdktest.TemplateFromJSON(t, tpl.(map[string]any))) {
+		if !strings.HasPrefix(name, "Prod-Svc-Api-") {
+			t.Errorf("alarm %s is named %q", id, name)
+		}
 	}
 }
 
@@ -243,4 +278,25 @@ func matchEnvironment(name, value string) any {
 	return assertions.Match_ObjectLike(&map[string]any{
 		"Environment": assertions.Match_ArrayWith(&[]any{map[string]any{"Name": name, "Value": value}}),
 	})
+}
+
+// A service on another app's load balancer has a target group that follows
+// that load balancer's ARN: another ARN, another target group.
+func TestTargetGroupFollowsAnImportedLoadBalancersArn(t *testing.T) {
+	id := func(arn string) string {
+		f := newFixture(t, false)
+		f.lb = passthrough.ImportLoadBalancer(f.stack, jsii.String("Shared"), &passthrough.LoadBalancerAttributes{
+			LoadBalancerArn: jsii.String(arn),
+			SecurityGroupID: jsii.String(importedGroup),
+			Vpc:             f.cluster.Vpc,
+			AllowedClients:  []awsec2.IPeer{awsec2.Peer_Ipv4(jsii.String("203.0.113.0/24"))},
+		})
+		return *f.fargate("Api", 8443).TargetGroup.Node().Id()
+	}
+	if a, b := id(importedArn), id(importedArn); a != b {
+		t.Errorf("the same load balancer gives target groups %s and %s", a, b)
+	}
+	if a, b := id(importedArn), id(strings.Replace(importedArn, "shared", "other", 1)); a == b {
+		t.Errorf("two load balancers give the same target group %s", a)
+	}
 }
