@@ -16,8 +16,9 @@
 #   make fuzz       explores the props validation with Go's fuzzer
 #
 # synth, test and templates first install the tools pinned in package.json
-# into node_modules/: the AWS CDK CLI and a Node.js release that jsii
-# supports (Node.js builds are published as npm packages). The machine's own
+# into node_modules/: the AWS CDK CLI, a Node.js release that jsii
+# supports (Node.js builds are published as npm packages), and
+# @aws-cdk/cloudformation-diff, which the tests run (internal/upgrade). The machine's own
 # Node.js, which only has to run npm, is left as it is, and so is the
 # environment outside these commands. Go's own module download happens on
 # first build.

@@ -2,9 +2,7 @@ package passthrough
 
 import (
 	"fmt"
-	"strings"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
@@ -96,7 +94,7 @@ func (s *Service) addAlarms(a *alarmSettings) {
 		return
 	}
 	name := func(what string) *string {
-		return jsii.String(alarmName(a.stackName, a.path, what))
+		return jsii.String(alarmName(a.stack, a.path, what))
 	}
 	notify := func(alarm awscloudwatch.Alarm) awscloudwatch.Alarm {
 		notifyTopic(alarm, a.topic)
@@ -137,7 +135,7 @@ func (s *Service) addAlarms(a *alarmSettings) {
 	// A failed deployment is an event, not a metric: a rule reports it. Its
 	// name is fixed, like the alarms', so that a topic in another stack can
 	// admit exactly this rule (see sendRuleToTopic).
-	rule := ruleName(a.stackName, a.path, "rollback")
+	rule := ruleName(a.stack, a.path, "rollback")
 	s.Alarms.RollbackRule = awsevents.NewRule(s, jsii.String("RollbackRule"), &awsevents.RuleProps{
 		RuleName:    jsii.String(rule),
 		Description: jsii.String(fmt.Sprintf("ECS rolled back a deployment of %s", a.path)),
@@ -178,19 +176,6 @@ func (s *Service) addAlarms(a *alarmSettings) {
 	}
 }
 
-// alarmName is "<stack>-<path below the stack>-<what>", with the path's
-// slashes as hyphens: unique per stack, readable in a list of alarms, and
-// beginning with the stack's name, by which a topic admits the stack's
-// alarms (see notifyTopic).
-func alarmName(stack, path, what string) string {
-	return stack + "-" + strings.ReplaceAll(relativePath(stack, path), "/", "-") + "-" + what
-}
-
-// relativePath is path below the stack called stack.
-func relativePath(stack, path string) string {
-	return strings.TrimPrefix(path, stack+"/")
-}
-
 // addResetsAlarm watches TCP_Target_Reset_Count, resets sent by targets. An
 // NLB publishes it per load balancer, not per target group, so one alarm
 // covers all its services; resets are normal at a level that follows the
@@ -199,7 +184,7 @@ func relativePath(stack, path string) string {
 func (lb *LoadBalancer) addResetsAlarm(props *AlarmProps) {
 	path := *lb.Node().Path()
 	lb.TargetResetsAlarm = awscloudwatch.NewAnomalyDetectionAlarm(lb, jsii.String("TargetResetsAlarm"), &awscloudwatch.AnomalyDetectionAlarmProps{
-		AlarmName:        jsii.String(alarmName(*awscdk.Stack_Of(lb).StackName(), path, "target-resets")),
+		AlarmName:        jsii.String(alarmName(lb.stack(), path, "target-resets")),
 		AlarmDescription: jsii.String(fmt.Sprintf("Targets of %s reset TCP connections far more often than usual for 3 of 5 minutes: containers are crashing, restarting, or closing connections they should finish. Check the services' stopped tasks and logs, and the VPC flow logs for the targets that sent resets.", path)),
 		Metric: lb.nlb.Metrics().TcpTargetResetCount(&awscloudwatch.MetricOptions{
 			Statistic: jsii.String("Sum"),
@@ -223,7 +208,7 @@ func (lb *LoadBalancer) addResetsAlarm(props *AlarmProps) {
 func (lb *LoadBalancer) addPortAllocationAlarm(props *AlarmProps) {
 	path := *lb.Node().Path()
 	lb.PortAllocationErrorsAlarm = awscloudwatch.NewAlarm(lb, jsii.String("PortAllocationErrorsAlarm"), &awscloudwatch.AlarmProps{
-		AlarmName:        jsii.String(alarmName(*awscdk.Stack_Of(lb).StackName(), path, "port-allocation-errors")),
+		AlarmName:        jsii.String(alarmName(lb.stack(), path, "port-allocation-errors")),
 		AlarmDescription: jsii.String(fmt.Sprintf("%s could not allocate a source port for connections to a target, and dropped them: a target (IP address and port) is receiving more than about 55,000 simultaneous connections, or 55,000 per minute. Add targets: raise the service's desired count or auto scaling minimum.", path)),
 		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace:     jsii.String("AWS/NetworkELB"),

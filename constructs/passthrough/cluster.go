@@ -184,6 +184,10 @@ type Cluster struct {
 	// hostPorts is the range EC2 services open to the load balancer; nil
 	// for an existing cluster that was given none.
 	hostPorts *PortRange
+	// egress is how the cluster's tasks and instances reach AWS: the VPC
+	// endpoints it created and the NAT routes of its VPC (see
+	// orderAfterEgress).
+	egress []constructs.IDependable
 }
 
 // NewCluster creates the VPC (unless given), the ECS cluster and, with
@@ -247,10 +251,11 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 	if c.Vpc == nil {
 		vpc := newVpc(c, valueOr(props.NatGateways, 1), props.DualStack != nil && *props.DualStack)
 		if endpoints {
-			c.EndpointSecurityGroup = addVpcEndpoints(c, vpc, props.EC2 != nil)
+			c.EndpointSecurityGroup, c.egress = addVpcEndpoints(c, vpc, props.EC2 != nil)
 		}
 		c.Vpc = vpc
 	}
+	c.egress = append(c.egress, natRoutes(c.Vpc)...)
 	insights := props.ContainerInsights
 	if insights == "" {
 		insights = awsecs.ContainerInsights_ENABLED
@@ -407,6 +412,7 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 	}
 
 	c.allowEndpoints(sg)
+	c.orderAfterEgress(asg)
 	c.AutoScalingGroup = asg
 	c.CapacityProvider = cp
 	c.InstanceSecurityGroup = sg

@@ -89,6 +89,7 @@ func NewEC2Service(scope constructs.Construct, id *string, props *EC2ServiceProp
 	if strategies != nil {
 		r.cluster.orderCapacityProviders(svc)
 	}
+	r.cluster.orderServiceAfterEgress(svc)
 	hostPorts := r.cluster.hostPorts
 	s.attach(svc, r, elbv2.TargetType_INSTANCE, instances,
 		awsec2.Port_TcpRange(jsii.Number(hostPorts.Low), jsii.Number(hostPorts.High)))

@@ -1,8 +1,6 @@
 package passthrough
 
 import (
-	"fmt"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
@@ -40,7 +38,9 @@ type FargateServiceProps struct {
 	// not reclaimed, and three Spot tasks are placed for each further
 	// on-demand one. It combines with ARM64 (docs/production.md, "Cost and
 	// platform notes"). An existing cluster must have FARGATE and FARGATE_SPOT
-	// associated for as long as the service exists.
+	// associated for as long as the service exists. Turning it on or off
+	// replaces the ECS service (its LaunchType goes or comes): new tasks
+	// start beside the old ones in the same target group.
 	// Default: false.
 	Spot *bool
 }
@@ -95,14 +95,16 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 
 	// Egress is what the task itself needs: HTTPS to ECR, Secrets Manager and
 	// CloudWatch Logs. Connections a service makes to other services are
-	// added where they are granted.
+	// added where they are granted. The description names no port: it can
+	// only be set at creation (GroupDescription requires replacement), and
+	// a new ContainerPort must not replace the group.
 	sg := awsec2.NewSecurityGroup(s, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              r.cluster.Vpc,
-		Description:      jsii.String(fmt.Sprintf("Passthrough Fargate tasks: TLS from the load balancer on port %s only", formatNumber(*r.containerPort))),
+		Description:      jsii.String("Passthrough Fargate tasks: TLS from the load balancer only"),
 		AllowAllOutbound: jsii.Bool(false),
 	})
 	sg.AddEgressRule(anyIPv4(), tcpPort(443), jsii.String("HTTPS to AWS APIs and image registries"), nil)
-	r.cluster.allowEndpoints(sg)
+	r.cluster.admitToEndpoints(s, sg)
 
 	var strategies *[]*awsecs.CapacityProviderStrategy
 	if spot {
@@ -131,6 +133,7 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 	if strategies != nil {
 		r.cluster.orderCapacityProviders(svc)
 	}
+	r.cluster.orderServiceAfterEgress(svc)
 	s.attach(svc, r, elbv2.TargetType_IP, sg, tcpPort(*r.containerPort))
 	return s
 }

@@ -216,7 +216,7 @@ func (p *ServiceProps) resolve(s *Service) *settings {
 		// account and Region, and two stacks there that both have an "Api"
 		// would otherwise report into one series, each alarm firing for the
 		// other's certificate.
-		a.metricServiceName = jsii.String(a.stackName + "/" + relativePath(a.stackName, a.path))
+		a.metricServiceName = jsii.String(metricServiceName(a.stack, a.stackName, a.path))
 		r.environment = map[string]*string{EnvServiceName: a.metricServiceName}
 		for k, v := range p.Environment {
 			r.environment[k] = v

@@ -42,7 +42,7 @@ func newVpc(scope constructs.Construct, natGateways float64, dualStack bool) aws
 // on EC2 the ECS endpoints of the container agent. The interface endpoints
 // share one security group, which admits only the groups of the cluster's
 // instances and services (aws-cdk-lib's default would admit the whole VPC).
-func addVpcEndpoints(scope constructs.Construct, vpc awsec2.Vpc, ec2 bool) awsec2.SecurityGroup {
+func addVpcEndpoints(scope constructs.Construct, vpc awsec2.Vpc, ec2 bool) (awsec2.SecurityGroup, []constructs.IDependable) {
 	sg := awsec2.NewSecurityGroup(scope, jsii.String("EndpointSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
 		Description:      jsii.String("VPC interface endpoints: HTTPS from the cluster tasks and instances only"),
@@ -50,10 +50,10 @@ func addVpcEndpoints(scope constructs.Construct, vpc awsec2.Vpc, ec2 bool) awsec
 	})
 	keepEgressClosed(sg)
 	private := &awsec2.SubnetSelection{SubnetGroupName: jsii.String("Private")}
-	vpc.AddGatewayEndpoint(jsii.String("S3"), &awsec2.GatewayVpcEndpointOptions{
+	endpoints := []constructs.IDependable{vpc.AddGatewayEndpoint(jsii.String("S3"), &awsec2.GatewayVpcEndpointOptions{
 		Service: awsec2.GatewayVpcEndpointAwsService_S3(),
 		Subnets: &[]*awsec2.SubnetSelection{private},
-	})
+	})}
 	services := map[string]awsec2.InterfaceVpcEndpointAwsService{
 		"EcrApi":         awsec2.InterfaceVpcEndpointAwsService_ECR(),
 		"EcrDocker":      awsec2.InterfaceVpcEndpointAwsService_ECR_DOCKER(),
@@ -66,15 +66,15 @@ func addVpcEndpoints(scope constructs.Construct, vpc awsec2.Vpc, ec2 bool) awsec
 		services["EcsTelemetry"] = awsec2.InterfaceVpcEndpointAwsService_ECS_TELEMETRY()
 	}
 	for _, id := range sortedKeys(services) {
-		vpc.AddInterfaceEndpoint(jsii.String(id), &awsec2.InterfaceVpcEndpointOptions{
+		endpoints = append(endpoints, vpc.AddInterfaceEndpoint(jsii.String(id), &awsec2.InterfaceVpcEndpointOptions{
 			Service:           services[id],
 			Subnets:           private,
 			PrivateDnsEnabled: jsii.Bool(true),
 			Open:              jsii.Bool(false),
 			SecurityGroups:    &[]awsec2.ISecurityGroup{sg},
-		})
+		}))
 	}
-	return sg
+	return sg, endpoints
 }
 
 // allowEndpoints lets a group of the cluster's tasks or instances reach the
