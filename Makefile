@@ -16,8 +16,11 @@
 #   make fuzz       explores the props validation with Go's fuzzer
 #
 # synth, test and templates first install the tools pinned in package.json
-# into node_modules/: the AWS CDK CLI and a Node.js release that jsii
-# supports (Node.js builds are published as npm packages). The machine's own
+# into node_modules/: the AWS CDK CLI, a Node.js release that jsii
+# supports (Node.js builds are published as npm packages), and
+# @cdklabs/cdk-validator-cfnguard, whose cfn-guard binary and AWS Control
+# Tower rules the tests run on every template (.npmrc says why its peer
+# dependency is not installed). The machine's own
 # Node.js, which only has to run npm, is left as it is, and so is the
 # environment outside these commands. Go's own module download happens on
 # first build.
@@ -112,7 +115,7 @@ lint:
 
 tools: $(TOOLS)
 
-$(TOOLS): package.json package-lock.json
+$(TOOLS): package.json package-lock.json .npmrc
 	npm ci --no-audit --no-fund --loglevel=error
 	@node --version && cdk --version
 	@touch $@
