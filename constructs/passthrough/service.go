@@ -213,6 +213,10 @@ type Service struct {
 	Alarms Alarms
 	// Scaling of the task count; nil without AutoScaling.
 	Scaling awsecs.ScalableTaskCount
+
+	// userSet tells whether ServiceProps.User was set, for
+	// NewStrictCompliance.
+	userSet bool
 }
 
 // resolved holds ServiceProps with the defaults applied.
@@ -335,8 +339,8 @@ func (p *ServiceProps) validate(v *validator) *resolved {
 	return r
 }
 
-// containerLimits are set on the container in bridge mode; on Fargate the
-// task's size limits it.
+// containerLimits are set on the container: in bridge mode all three, on
+// Fargate the memory limit alone, the task's (its size limits it anyway).
 type containerLimits struct {
 	cpu, memoryLimit, memoryReservation *float64
 }
@@ -403,6 +407,7 @@ func (s *Service) addContainer(td awsecs.TaskDefinition, r *resolved, hostPort *
 	}
 	s.TaskDefinition = td
 	s.ContainerPort = r.containerPort
+	s.userSet = r.User != nil
 }
 
 // attach wires the service to its load balancer: a TCP target group with
