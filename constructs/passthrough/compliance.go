@@ -57,6 +57,12 @@ type StrictComplianceProps struct {
 	// with an update; set false for stacks that are destroyed after use.
 	// Default: true.
 	DeletionProtection *bool
+	// KeyRemovalPolicy of the stack's compliance key, which encrypts its log
+	// groups and alarm topic. DESTROY schedules the key's deletion with the
+	// stack (after KMS's waiting period), after which the log groups, which
+	// are retained, can no longer be read: for stacks destroyed after use.
+	// Default: awscdk.RemovalPolicy_RETAIN, like the log groups.
+	KeyRemovalPolicy awscdk.RemovalPolicy
 	// User that the container of each Passthrough service runs as when its
 	// ServiceProps.User is not set (CT.ECS.PR.3, Security Hub ECS.20). The
 	// image must work as that user: the container port is above 1023 by
@@ -68,6 +74,7 @@ type StrictComplianceProps struct {
 // StrictCompliance is the aspect that [NewStrictCompliance] returns.
 type StrictCompliance struct {
 	deletionProtection bool
+	keyRemoval         awscdk.RemovalPolicy
 	user               *string
 	alarmTopic         awssns.ITopic
 	// admitted records the stacks whose alarms AlarmTopic already admits,
@@ -115,7 +122,11 @@ func NewStrictCompliance(props *StrictComplianceProps) *StrictCompliance {
 		deletionProtection: props.DeletionProtection == nil || *props.DeletionProtection,
 		user:               props.User,
 		alarmTopic:         props.AlarmTopic,
+		keyRemoval:         props.KeyRemovalPolicy,
 		admitted:           map[string]bool{},
+	}
+	if a.keyRemoval == "" {
+		a.keyRemoval = awscdk.RemovalPolicy_RETAIN
 	}
 	if a.user == nil {
 		a.user = jsii.String(DefaultStrictUser)
@@ -142,7 +153,7 @@ func (a *StrictCompliance) Visit(node constructs.IConstruct) {
 			n.SetRetentionInDays(jsii.Number(MinLogRetentionDays))
 		}
 		if n.KmsKeyId() == nil {
-			n.SetKmsKeyId(strictKey(awscdk.Stack_Of(n)).KeyArn())
+			n.SetKmsKeyId(a.key(awscdk.Stack_Of(n)).KeyArn())
 		}
 	case awscloudwatch.CfnAlarm:
 		a.addAlarmActions(n)
@@ -217,7 +228,7 @@ func (a *StrictCompliance) topic(stack awscdk.Stack) awssns.ITopic {
 	}
 	topic := awssns.NewTopic(stack, jsii.String(strictAlarmTopicID), &awssns.TopicProps{
 		DisplayName: jsii.String("Alarms of " + *stack.StackName()),
-		MasterKey:   strictKey(stack),
+		MasterKey:   a.key(stack),
 		EnforceSSL:  jsii.Bool(true),
 	})
 	admitAlarmsNamed(stack, topic, "*")
@@ -235,15 +246,16 @@ func (a *StrictCompliance) topic(stack awscdk.Stack) awssns.ITopic {
 // in CloudWatch Logs using AWS Key Management Service": the key policy
 // statement and its kms:EncryptionContext:aws:logs:arn condition). It is
 // retained when the stack is deleted, like the log groups it encrypts:
-// their logs could not be read without it.
-func strictKey(stack awscdk.Stack) awskms.Key {
+// their logs could not be read without it (unless KeyRemovalPolicy says
+// otherwise).
+func (a *StrictCompliance) key(stack awscdk.Stack) awskms.Key {
 	if existing := stack.Node().TryFindChild(jsii.String(strictKeyID)); existing != nil {
 		return existing.(awskms.Key)
 	}
 	key := awskms.NewKey(stack, jsii.String(strictKeyID), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts the log groups and the alarm topic of " + *stack.StackName() + " (passthrough.NewStrictCompliance)"),
 		EnableKeyRotation: jsii.Bool(true),
-		RemovalPolicy:     awscdk.RemovalPolicy_RETAIN,
+		RemovalPolicy:     a.keyRemoval,
 	})
 	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 		Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String("logs."+*stack.Region()+".amazonaws.com"), nil)},

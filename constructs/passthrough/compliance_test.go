@@ -104,6 +104,15 @@ func TestStrictComplianceEncryptsLogsAndKeepsThemAYear(t *testing.T) {
 	if policy := resources[key].(map[string]any)["DeletionPolicy"]; policy != "Retain" {
 		t.Errorf("the key's DeletionPolicy is %v, want Retain: the retained logs could not be read without it", policy)
 	}
+
+	// A stack destroyed after use may let the key go with it.
+	f = newFixture(t, false)
+	f.strict(&passthrough.StrictComplianceProps{KeyRemovalPolicy: awscdk.RemovalPolicy_DESTROY})
+	tpl = f.template(t)
+	resources, _ = tpl.JSON()["Resources"].(map[string]any)
+	if policy := resources[onlyID(t, tpl, "AWS::KMS::Key")].(map[string]any)["DeletionPolicy"]; policy != "Delete" {
+		t.Errorf("with KeyRemovalPolicy DESTROY the key's DeletionPolicy is %v, want Delete", policy)
+	}
 }
 
 // Under NewStrictCompliance every alarm without an action notifies a

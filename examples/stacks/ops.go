@@ -33,11 +33,13 @@ func opsTopic(stack awscdk.Stack) awssns.Topic {
 // (KMS-encrypted logs kept a year, alarm actions, a second instance type,
 // a non-root user; docs/compliance.md). Alarms without a topic of their
 // own go to topic, or, when it is nil, to a topic the aspect creates.
-// Deletion protection stays off so that the examples can be destroyed
-// after trying them: keep the default (on) in production.
+// Deletion protection stays off, and the key of the logs goes with the
+// stack, so that the examples can be destroyed after trying them: keep the
+// defaults (protection on, key retained with the logs) in production.
 func complyStrictly(stack awscdk.Stack, topic awssns.ITopic) {
 	awscdk.Aspects_Of(stack).Add(passthrough.NewStrictCompliance(&passthrough.StrictComplianceProps{
 		AlarmTopic:         topic,
 		DeletionProtection: jsii.Bool(false),
+		KeyRemovalPolicy:   awscdk.RemovalPolicy_DESTROY,
 	}), nil)
 }
