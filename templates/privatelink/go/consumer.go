@@ -53,7 +53,7 @@ func NewPrivateLinkConsumerStack(scope constructs.Construct, id string, props *P
 		Vpc:            cluster.Vpc,
 		InternetFacing: jsii.Bool(false),
 	})
-	service := tlsServerProps("Client", props.Image, cert, false)
+	service := tlsServerProps(props.Image, cert, false)
 	service.Cluster = cluster
 	service.LoadBalancer = lb
 	client := passthrough.NewFargateService(stack, jsii.String("Client"), &passthrough.FargateServiceProps{ServiceProps: service})
@@ -84,7 +84,7 @@ func NewPrivateLinkConsumerStack(scope constructs.Construct, id string, props *P
 	})
 	client.Container.AddEnvironment(jsii.String("PROVIDER_ADDRESS"), jsii.String(fmt.Sprintf("%s.%s:%d", ProviderRecordName, ProviderZoneName, ProviderPort)))
 	client.Service.Node().AddDependency(record)
-	acknowledgeEnvironment(client, "PROVIDER_ADDRESS")
+	acknowledgeAddressEnvironment(client, "PROVIDER_ADDRESS")
 
 	awscdk.NewCfnOutput(stack, jsii.String("ProviderEndpointDNSName"), &awscdk.CfnOutputProps{
 		Description: jsii.String("Regional DNS name of the interface endpoint to the provider's endpoint service"),

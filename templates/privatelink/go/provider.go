@@ -39,7 +39,7 @@ func NewPrivateLinkProviderStack(scope constructs.Construct, id string, props *P
 		Vpc:            cluster.Vpc,
 		InternetFacing: jsii.Bool(false),
 	})
-	service := tlsServerProps("Api", props.Image, cert, false)
+	service := tlsServerProps(props.Image, cert, false)
 	service.Cluster = cluster
 	service.LoadBalancer = lb
 	service.ListenerPort = jsii.Number(ProviderPort)

@@ -57,7 +57,7 @@ func NewPublicAndInternalStack(scope constructs.Construct, id string, props *Pub
 	lb.AddPrivateDNSName(zone, InternalRecordName)
 
 	newService := func(name string, port float64) *passthrough.Service {
-		service := tlsServerProps(name, props.Image, cert, false)
+		service := tlsServerProps(props.Image, cert, false)
 		service.Cluster = cluster
 		service.LoadBalancer = lb
 		service.ListenerPort = jsii.Number(port)
@@ -67,7 +67,7 @@ func NewPublicAndInternalStack(scope constructs.Construct, id string, props *Pub
 	internal := newService("Internal", InternalListenerPort)
 	// Public's containers find Internal's HOST:PORT in INTERNAL_ADDRESS.
 	internal.GrantConnect(public, "INTERNAL_ADDRESS")
-	acknowledgeEnvironment(public, "INTERNAL_ADDRESS")
+	acknowledgeAddressEnvironment(public, "INTERNAL_ADDRESS")
 	acknowledgeEnvironment(internal)
 	return stack
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
@@ -12,22 +11,15 @@ import (
 // Subscribe to it after deploying (aws sns subscribe). It is encrypted with
 // its own KMS key, because CloudWatch alarms and EventBridge cannot publish
 // to a topic encrypted with the AWS managed SNS key: its key policy cannot
-// be changed to let them use it.
+// be changed to let them use it. Passthrough extends the topic's policy and
+// the key's with the publishers it wires to them (CloudWatch alarms,
+// EventBridge rules), so the key needs no statement of its own here.
 func opsTopic(stack awscdk.Stack) awssns.Topic {
 	key := awskms.NewKey(stack, jsii.String("OpsTopicKey"), &awskms.KeyProps{
 		Description:       jsii.String("Encrypts the Passthrough example's alarm topic"),
 		EnableKeyRotation: jsii.Bool(true),
 		RemovalPolicy:     awscdk.RemovalPolicy_DESTROY,
 	})
-	for _, publisher := range []string{"cloudwatch.amazonaws.com", "events.amazonaws.com"} {
-		key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-			Sid:        jsii.String("Publish from " + publisher),
-			Principals: &[]awsiam.IPrincipal{awsiam.NewServicePrincipal(jsii.String(publisher), nil)},
-			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
-			Resources:  jsii.Strings("*"),
-			Conditions: &map[string]any{"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()}},
-		}), jsii.Bool(false))
-	}
 	return awssns.NewTopic(stack, jsii.String("OpsTopic"), &awssns.TopicProps{
 		DisplayName: jsii.String("Passthrough example alarms"),
 		MasterKey:   key,

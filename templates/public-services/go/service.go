@@ -19,16 +19,26 @@ import (
 // before CloudFormation creates anything, naming the parameter.
 const CertificateParameter = "CertificateSecretArn"
 
+// CertificateParameterPattern is the parameter's AllowedPattern: the
+// complete ARN of a secret, ending in the hyphen and six random characters
+// that Secrets Manager appends to the secret's name (CreateSecret's ARN,
+// https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html).
+// The tasks' execution role may read exactly the ARN given, so a partial
+// ARN (without the suffix) would deploy, and every task would then fail to
+// start, unable to read its certificate (ResourceInitializationError).
+// Secret names are ASCII letters, digits and /_+=.@-.
+const CertificateParameterPattern = `^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$`
+
 // certificateSecret declares the certificate parameter in stack and returns
 // the secret it names.
 func certificateSecret(stack awscdk.Stack) awssecretsmanager.ISecret {
 	arn := awscdk.NewCfnParameter(stack, jsii.String(CertificateParameter), &awscdk.CfnParameterProps{
 		Type: jsii.String("String"),
-		Description: jsii.String("ARN of the Secrets Manager secret with the services' TLS certificate: a JSON object with the PEM fields " +
+		Description: jsii.String("Complete ARN of the Secrets Manager secret with the services' TLS certificate: a JSON object with the PEM fields " +
 			"certificate, privateKey and clientCA. Set it with " +
-			"cdk deploy --parameters " + CertificateParameter + "=arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME"),
-		AllowedPattern:        jsii.String(`^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:.+$`),
-		ConstraintDescription: jsii.String("must be the full ARN of a Secrets Manager secret (cdk deploy --parameters " + CertificateParameter + "=arn:...)"),
+			"cdk deploy --parameters " + CertificateParameter + "=arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf"),
+		AllowedPattern:        jsii.String(CertificateParameterPattern),
+		ConstraintDescription: jsii.String("must be the complete ARN of a Secrets Manager secret, ending in the hyphen and 6 characters Secrets Manager appends to its name (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-AbCdEf, as aws secretsmanager describe-secret --query ARN prints it): the tasks may read exactly that ARN, and a partial one would leave them unable to read the certificate"),
 	})
 	awscdk.Validations_Of(stack).Acknowledge(&awscdk.Acknowledgment{
 		Id:     jsii.String("CloudFormation-Validate::W2509"),
@@ -46,11 +56,14 @@ const shutdownTimeoutSeconds = passthrough.DefaultStopTimeout - 15
 
 // tlsServerProps are the ServiceProps every service shares: the image, its
 // certificate from the parameter's secret (with the client CA for mutual
-// TLS) and its name and shutdown budget in its environment. A container
-// health check that knows the image belongs here too
+// TLS) and its shutdown budget in its environment. SERVICE_NAME, which
+// names the service in its certificate expiry metric, is left to
+// Passthrough's default, the stack's name and the service's path
+// ("Payments/Api"): services of the same name in different stacks stay
+// apart. A container health check that knows the image belongs here too
 // (ServiceProps.ContainerHealthCheck), and the user it runs as
 // (ServiceProps.User).
-func tlsServerProps(name string, image awsecs.ContainerImage, cert awssecretsmanager.ISecret, mutualTLS bool) passthrough.ServiceProps {
+func tlsServerProps(image awsecs.ContainerImage, cert awssecretsmanager.ISecret, mutualTLS bool) passthrough.ServiceProps {
 	certificate := &passthrough.Certificate{Secret: cert}
 	if mutualTLS {
 		certificate.ClientCAField = jsii.String("clientCA")
@@ -59,26 +72,41 @@ func tlsServerProps(name string, image awsecs.ContainerImage, cert awssecretsman
 		Image:       image,
 		Certificate: certificate,
 		Environment: map[string]*string{
-			"SERVICE_NAME":             jsii.String(name),
 			"SHUTDOWN_TIMEOUT_SECONDS": jsii.String(fmt.Sprint(shutdownTimeoutSeconds)),
+			// A server cannot read its container's stop timeout; given it,
+			// it can refuse to start with a shutdown budget that does not
+			// fit (Passthrough's example server does).
+			"STOP_TIMEOUT_SECONDS": jsii.String(fmt.Sprint(passthrough.DefaultStopTimeout)),
 		},
 	}
 }
 
 // acknowledgeEnvironment records for cdk-nag (rule AwsSolutions-ECS2) why
 // a service's task definition has plain environment variables: its name,
-// its shutdown budget and the HOST:PORT of the services it calls (the
-// variables that GrantConnect writes, named in addresses); nothing secret.
-// Its certificate and key arrive as ECS secrets, and Passthrough refuses
-// TLS_CERT, TLS_KEY and TLS_CLIENT_CA in plain environment.
-func acknowledgeEnvironment(s *passthrough.Service, addresses ...string) {
-	reason := "Plain environment holds only SERVICE_NAME and SHUTDOWN_TIMEOUT_SECONDS; certificate and key arrive as ECS secrets from Secrets Manager"
-	if len(addresses) > 0 {
-		reason = "Plain environment holds only SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS and the HOST:PORT of the services it calls (" +
-			strings.Join(addresses, ", ") + "); certificate and key arrive as ECS secrets from Secrets Manager"
+// its shutdown budget and stop timeout, and the settings named in settings
+// (PROXY_PROTOCOL); nothing secret. Its certificate and key arrive as ECS
+// secrets, and Passthrough refuses TLS_CERT, TLS_KEY and TLS_CLIENT_CA in
+// plain environment.
+func acknowledgeEnvironment(s *passthrough.Service, settings ...string) {
+	names := "SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS and STOP_TIMEOUT_SECONDS"
+	if len(settings) > 0 {
+		names = "SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS, STOP_TIMEOUT_SECONDS, " + strings.Join(settings, ", ")
 	}
+	acknowledge(s, "Plain environment holds only "+names)
+}
+
+// acknowledgeAddressEnvironment is acknowledgeEnvironment for a service that
+// calls others: its plain environment also holds the HOST:PORT of the
+// services it calls, in the variables that GrantConnect writes (named in
+// addresses).
+func acknowledgeAddressEnvironment(s *passthrough.Service, addresses ...string) {
+	acknowledge(s, "Plain environment holds only SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS, STOP_TIMEOUT_SECONDS and the HOST:PORT of the services it calls ("+
+		strings.Join(addresses, ", ")+")")
+}
+
+func acknowledge(s *passthrough.Service, environment string) {
 	cdknag.NagSuppressions_AddResourceSuppressions(s.TaskDefinition, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-ECS2"),
-		Reason: jsii.String(reason),
+		Reason: jsii.String(environment + "; certificate and key arrive as ECS secrets from Secrets Manager"),
 	}}, jsii.Bool(false))
 }

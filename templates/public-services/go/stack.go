@@ -14,8 +14,8 @@ import (
 type PublicServicesStackProps struct {
 	awscdk.StackProps
 	// Image of every service's container. It must terminate TLS on port
-	// 8443, and be built for both X86_64 and ARM64: Partners runs on
-	// Graviton, and so does every service on EC2.
+	// 8443, and be built for both X86_64 and ARM64: Partners and Admin run
+	// on Graviton, and so does every service on EC2.
 	Image awsecs.ContainerImage
 	// EC2 runs the services on Graviton EC2 instances in bridge mode with
 	// dynamic host ports, in subnets without internet access, instead of on
@@ -26,20 +26,24 @@ type PublicServicesStackProps struct {
 // publicService is one of the three services, each on its own listener
 // port of the shared load balancer. On Fargate each shows a production
 // option: auto scaling (Api), mutual TLS on Graviton (Partners) and Fargate
-// Spot above an on-demand base (Admin). Rename, add or remove services here.
+// Spot on Graviton above an on-demand base (Admin). Admin also takes PROXY
+// protocol v2, on Fargate and EC2, so that its logs can carry the client's
+// address: its image must then read the PROXY header before the TLS
+// handshake. Rename, add or remove services here.
 type publicService struct {
-	id           string
-	listenerPort float64
-	mutualTLS    bool
-	autoScaling  bool
-	arm64        bool
-	spot         bool
+	id            string
+	listenerPort  float64
+	mutualTLS     bool
+	autoScaling   bool
+	arm64         bool
+	spot          bool
+	proxyProtocol bool
 }
 
 var publicServices = []publicService{
 	{id: "Api", listenerPort: 443, autoScaling: true},
 	{id: "Partners", listenerPort: 8443, mutualTLS: true, arm64: true},
-	{id: "Admin", listenerPort: 9443, spot: true},
+	{id: "Admin", listenerPort: 9443, arm64: true, spot: true, proxyProtocol: true},
 }
 
 // NewPublicServicesStack is clients on the internet -> one internet-facing
@@ -69,13 +73,26 @@ func NewPublicServicesStack(scope constructs.Construct, id string, props *Public
 
 	cert := certificateSecret(stack)
 	for _, svc := range publicServices {
-		service := tlsServerProps(svc.id, props.Image, cert, svc.mutualTLS)
+		service := tlsServerProps(props.Image, cert, svc.mutualTLS)
 		service.Cluster = cluster
 		service.LoadBalancer = lb
 		service.ListenerPort = jsii.Number(svc.listenerPort)
 		service.Alarms = &passthrough.AlarmProps{Topic: ops}
 		if svc.autoScaling {
 			service.AutoScaling = &passthrough.AutoScalingProps{MaxCapacity: jsii.Number(6)}
+		}
+		var settings []string
+		if svc.proxyProtocol {
+			// The target group sends the header; the server must expect it.
+			service.ProxyProtocol = jsii.Bool(true)
+			service.Environment["PROXY_PROTOCOL"] = jsii.String("v2")
+			// The load balancer's nodes connect from their addresses in the
+			// VPC's IPv4 range, to IPv4 targets even when the NLB is dual
+			// stack: it reaches targets with the target group's address
+			// type (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-ip-address-type.html).
+			// The server should refuse a PROXY header from any other peer.
+			service.Environment["PROXY_TRUSTED_CIDRS"] = cluster.Vpc.VpcCidrBlock()
+			settings = append(settings, "PROXY_PROTOCOL", "PROXY_TRUSTED_CIDRS")
 		}
 		var s *passthrough.Service
 		if props.EC2 {
@@ -87,7 +104,7 @@ func NewPublicServicesStack(scope constructs.Construct, id string, props *Public
 				Spot:         jsii.Bool(svc.spot),
 			})
 		}
-		acknowledgeEnvironment(s)
+		acknowledgeEnvironment(s, settings...)
 	}
 	return stack
 }

@@ -70,7 +70,7 @@ func NewServiceToServiceStack(scope constructs.Construct, id string, props *Serv
 		})
 		lb.AddPrivateDNSName(zone, strings.ToLower(name))
 
-		service := tlsServerProps(name, props.Image, cert, false)
+		service := tlsServerProps(props.Image, cert, false)
 		service.Cluster = cluster
 		service.LoadBalancer = lb
 		if props.EC2 {
@@ -84,7 +84,7 @@ func NewServiceToServiceStack(scope constructs.Construct, id string, props *Serv
 	// named here.
 	billing.GrantConnect(orders, "BILLING_ADDRESS")
 	orders.GrantConnect(billing, "ORDERS_ADDRESS")
-	acknowledgeEnvironment(orders, "BILLING_ADDRESS")
-	acknowledgeEnvironment(billing, "ORDERS_ADDRESS")
+	acknowledgeAddressEnvironment(orders, "BILLING_ADDRESS")
+	acknowledgeAddressEnvironment(billing, "ORDERS_ADDRESS")
 	return stack
 }
