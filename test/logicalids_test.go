@@ -15,9 +15,11 @@ import (
 // replacedOnRename are the resource types whose logical IDs are recorded in
 // testdata/logical-ids.json. A renamed logical ID makes CloudFormation create
 // a new resource and delete the old one: for these that means a new DNS name,
-// dropped connections, or a security group that cannot be deleted while in
-// use.
+// dropped connections, a security group that cannot be deleted while in
+// use, or, for an alarm whose fixed name stays the same, the new alarm
+// written over the live one, which deleting the old logical ID then removes.
 var replacedOnRename = []string{
+	"AWS::CloudWatch::Alarm",
 	"AWS::ECS::Cluster",
 	"AWS::ECS::Service",
 	"AWS::EC2::SecurityGroup",
@@ -30,8 +32,9 @@ var replacedOnRename = []string{
 var logicalIDsFile = filepath.Join("testdata", "logical-ids.json")
 
 // TestLogicalIDsAreStable fails when a change would rename the logical ID of
-// a load balancer, listener, target group, service, cluster or security group
-// of an example, which CloudFormation would replace on the next deployment.
+// a load balancer, listener, target group, service, cluster, security group,
+// endpoint service or alarm of an example, which CloudFormation would replace
+// on the next deployment.
 func TestLogicalIDsAreStable(t *testing.T) {
 	got := map[string]map[string][]string{}
 	for _, ex := range examples(t) {

@@ -2,7 +2,6 @@ package passthrough
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
@@ -103,7 +102,7 @@ func (s *Service) addAlarms(r *resolved, floor *float64) {
 	stack := awscdk.Stack_Of(s)
 	path, stackName := r.names(s)
 	name := func(what string) *string {
-		return jsii.String(alarmName(stackName, path, what))
+		return jsii.String(alarmName(stack, path, what))
 	}
 	notify := func(alarm awscloudwatch.Alarm) awscloudwatch.Alarm {
 		notifyTopic(alarm, topic)
@@ -144,7 +143,7 @@ func (s *Service) addAlarms(r *resolved, floor *float64) {
 	// A failed deployment is an event, not a metric: a rule reports it. Its
 	// name is fixed, like the alarms', so that a topic in another stack can
 	// admit exactly this rule (see sendRuleToTopic).
-	rule := ruleName(stackName, path, "rollback")
+	rule := ruleName(stack, path, "rollback")
 	s.Alarms.RollbackRule = awsevents.NewRule(s, jsii.String("RollbackRule"), &awsevents.RuleProps{
 		RuleName:    jsii.String(rule),
 		Description: jsii.String(fmt.Sprintf("ECS rolled back a deployment of %s", path)),
@@ -189,19 +188,6 @@ func (s *Service) addAlarms(r *resolved, floor *float64) {
 	}
 }
 
-// alarmName is "<stack>-<path below the stack>-<what>", with the path's
-// slashes as hyphens: unique per stack, readable in a list of alarms, and
-// beginning with the stack's name, by which a topic admits the stack's
-// alarms (see notifyTopic).
-func alarmName(stack, path, what string) string {
-	return stack + "-" + strings.ReplaceAll(relativePath(stack, path), "/", "-") + "-" + what
-}
-
-// relativePath is path below the stack called stack.
-func relativePath(stack, path string) string {
-	return strings.TrimPrefix(path, stack+"/")
-}
-
 // addPortAllocationAlarm watches PortAllocationErrorCount. With client IP
 // preservation off, which is how Passthrough configures every target group,
 // the load balancer connects to a target from its own address and a source
@@ -216,7 +202,7 @@ func relativePath(stack, path string) string {
 func (lb *LoadBalancer) addPortAllocationAlarm(props *AlarmProps) {
 	path := *lb.Node().Path()
 	lb.PortAllocationErrorsAlarm = awscloudwatch.NewAlarm(lb, jsii.String("PortAllocationErrorsAlarm"), &awscloudwatch.AlarmProps{
-		AlarmName:        jsii.String(alarmName(*awscdk.Stack_Of(lb).StackName(), path, "port-allocation-errors")),
+		AlarmName:        jsii.String(alarmName(lb.stack(), path, "port-allocation-errors")),
 		AlarmDescription: jsii.String(fmt.Sprintf("%s could not allocate a source port for connections to a target, and dropped them: a target (IP address and port) is receiving more than about 55,000 simultaneous connections, or 55,000 per minute. Add targets: raise the service's desired count or auto scaling minimum.", path)),
 		Metric: awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 			Namespace:     jsii.String("AWS/NetworkELB"),

@@ -219,6 +219,10 @@ type Cluster struct {
 	// hostPorts is the range EC2 services open to the load balancer; nil
 	// for an existing cluster that was given none.
 	hostPorts *PortRange
+	// egress is how the cluster's tasks and instances reach AWS: the VPC
+	// endpoints it created and the NAT routes of its VPC (see
+	// orderAfterEgress).
+	egress []constructs.IDependable
 }
 
 // NewCluster creates the VPC (unless given), the ECS cluster and, with
@@ -283,10 +287,11 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 	if c.Vpc == nil {
 		vpc := newVpc(c, float64OrDefault(props.NatGateways, 1), props.DualStack != nil && *props.DualStack)
 		if endpoints {
-			c.EndpointSecurityGroup = addVpcEndpoints(c, vpc, props.EC2 != nil)
+			c.EndpointSecurityGroup, c.egress = addVpcEndpoints(c, vpc, props.EC2 != nil)
 		}
 		c.Vpc = vpc
 	}
+	c.egress = append(c.egress, natRoutes(c.Vpc)...)
 	insights := props.ContainerInsights
 	if insights == "" {
 		insights = awsecs.ContainerInsights_ENABLED
@@ -386,7 +391,7 @@ func newVpc(scope constructs.Construct, natGateways float64, dualStack bool) aws
 // on EC2 the ECS endpoints of the container agent. The interface endpoints
 // share one security group, which admits only the groups of the cluster's
 // instances and services (aws-cdk-lib's default would admit the whole VPC).
-func addVpcEndpoints(scope constructs.Construct, vpc awsec2.Vpc, ec2 bool) awsec2.SecurityGroup {
+func addVpcEndpoints(scope constructs.Construct, vpc awsec2.Vpc, ec2 bool) (awsec2.SecurityGroup, []constructs.IDependable) {
 	sg := awsec2.NewSecurityGroup(scope, jsii.String("EndpointSecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              vpc,
 		Description:      jsii.String("VPC interface endpoints: HTTPS from the cluster tasks and instances only"),
@@ -394,10 +399,10 @@ func addVpcEndpoints(scope constructs.Construct, vpc awsec2.Vpc, ec2 bool) awsec
 	})
 	keepEgressClosed(sg)
 	private := &awsec2.SubnetSelection{SubnetGroupName: jsii.String("Private")}
-	vpc.AddGatewayEndpoint(jsii.String("S3"), &awsec2.GatewayVpcEndpointOptions{
+	endpoints := []constructs.IDependable{vpc.AddGatewayEndpoint(jsii.String("S3"), &awsec2.GatewayVpcEndpointOptions{
 		Service: awsec2.GatewayVpcEndpointAwsService_S3(),
 		Subnets: &[]*awsec2.SubnetSelection{private},
-	})
+	})}
 	services := map[string]awsec2.InterfaceVpcEndpointAwsService{
 		"EcrApi":         awsec2.InterfaceVpcEndpointAwsService_ECR(),
 		"EcrDocker":      awsec2.InterfaceVpcEndpointAwsService_ECR_DOCKER(),
@@ -410,15 +415,15 @@ func addVpcEndpoints(scope constructs.Construct, vpc awsec2.Vpc, ec2 bool) awsec
 		services["EcsTelemetry"] = awsec2.InterfaceVpcEndpointAwsService_ECS_TELEMETRY()
 	}
 	for _, id := range sortedKeys(services) {
-		vpc.AddInterfaceEndpoint(jsii.String(id), &awsec2.InterfaceVpcEndpointOptions{
+		endpoints = append(endpoints, vpc.AddInterfaceEndpoint(jsii.String(id), &awsec2.InterfaceVpcEndpointOptions{
 			Service:           services[id],
 			Subnets:           private,
 			PrivateDnsEnabled: jsii.Bool(true),
 			Open:              jsii.Bool(false),
 			SecurityGroups:    &[]awsec2.ISecurityGroup{sg},
-		})
+		}))
 	}
-	return sg
+	return sg, endpoints
 }
 
 // allowEndpoints lets a group of the cluster's tasks or instances reach the
@@ -546,6 +551,7 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 	}
 
 	c.allowEndpoints(sg)
+	c.orderAfterEgress(asg)
 	c.AutoScalingGroup = asg
 	c.CapacityProvider = cp
 	c.InstanceSecurityGroup = sg

@@ -88,6 +88,7 @@ func NewEC2Service(scope constructs.Construct, id *string, props *EC2ServiceProp
 	if strategies != nil {
 		r.Cluster.orderCapacityProviders(svc)
 	}
+	r.Cluster.orderServiceAfterEgress(svc)
 	hostPorts := r.Cluster.hostPorts
 	s.attach(svc, r, elbv2.TargetType_INSTANCE, instances,
 		awsec2.Port_TcpRange(jsii.Number(hostPorts.Low), jsii.Number(hostPorts.High)))

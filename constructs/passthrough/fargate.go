@@ -1,8 +1,6 @@
 package passthrough
 
 import (
-	"fmt"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	elbv2 "github.com/aws/aws-cdk-go/awscdk/v2/awselasticloadbalancingv2"
@@ -52,7 +50,9 @@ type FargateServiceProps struct {
 	// AWS What's New, September 2024). A new Cluster enables the Fargate
 	// capacity providers it needs, and the service waits for their
 	// association; an existing cluster must have FARGATE and FARGATE_SPOT
-	// associated for as long as the service exists.
+	// associated for as long as the service exists. Turning it on or off
+	// replaces the ECS service (its LaunchType goes or comes): new tasks
+	// start beside the old ones in the same target group.
 	// Default: false.
 	Spot *bool
 }
@@ -105,14 +105,16 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 
 	// Egress is what the task itself needs: HTTPS to ECR, Secrets Manager and
 	// CloudWatch Logs. Connections a service makes to other services are
-	// added where they are granted.
+	// added where they are granted. The description names no port: it can
+	// only be set at creation (GroupDescription requires replacement), and
+	// a new ContainerPort must not replace the group.
 	sg := awsec2.NewSecurityGroup(s, jsii.String("SecurityGroup"), &awsec2.SecurityGroupProps{
 		Vpc:              r.Cluster.Vpc,
-		Description:      jsii.String(fmt.Sprintf("Passthrough Fargate tasks: TLS from the load balancer on port %s only", formatNumber(*r.containerPort))),
+		Description:      jsii.String("Passthrough Fargate tasks: TLS from the load balancer only"),
 		AllowAllOutbound: jsii.Bool(false),
 	})
 	sg.AddEgressRule(anyIPv4(), tcpPort(443), jsii.String("HTTPS to AWS APIs and image registries"), nil)
-	r.Cluster.allowEndpoints(sg)
+	r.Cluster.admitToEndpoints(s, sg)
 
 	var strategies *[]*awsecs.CapacityProviderStrategy
 	if spot {
@@ -142,6 +144,7 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 	if strategies != nil {
 		r.Cluster.orderCapacityProviders(svc)
 	}
+	r.Cluster.orderServiceAfterEgress(svc)
 	s.attach(svc, r, elbv2.TargetType_IP, sg, tcpPort(*r.containerPort))
 	return s
 }

@@ -1,10 +1,6 @@
 package passthrough
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"regexp"
-
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
@@ -208,23 +204,4 @@ func admitAutoScaling(stack awscdk.Stack, topic awssns.ITopic) {
 	conditions := map[string]any{"ArnEquals": map[string]any{"aws:PrincipalArn": role}}
 	anyone := awsiam.NewAnyPrincipal()
 	admit(topic, publishStatement(topic, anyone, conditions), keyStatement(anyone, conditions))
-}
-
-// ruleNameInvalid matches what EventBridge does not accept in a rule name,
-// which may have at most maxRuleName characters.
-var ruleNameInvalid = regexp.MustCompile(`[^A-Za-z0-9._-]`)
-
-const maxRuleName = 64
-
-// ruleName is a rule's name, "<stack>-<path below the stack>-<what>" like an
-// alarm's, with characters EventBridge does not accept replaced by hyphens;
-// a longer one is cut and ends in a hash of the whole, so that it stays
-// unique.
-func ruleName(stack, path, what string) string {
-	name := ruleNameInvalid.ReplaceAllString(alarmName(stack, path, what), "-")
-	if len(name) <= maxRuleName {
-		return name
-	}
-	sum := sha256.Sum256([]byte(name))
-	return name[:maxRuleName-9] + "-" + hex.EncodeToString(sum[:4])
 }

@@ -27,7 +27,7 @@ func TestAlarmsAreOnByDefaultAndRollBackDeployments(t *testing.T) {
 	// load balancer.
 	tpl.Count(typeAlarm, 4)
 	tpl.Has(typeAlarm, map[string]any{
-		"AlarmName":          "Test-Api-healthy-targets-below-floor",
+		"AlarmName":          "Test-Api-healthy-targets-below-floor-5b7e6cd7",
 		"MetricName":         "HealthyHostCount",
 		"Namespace":          "AWS/NetworkELB",
 		"Statistic":          "Minimum",
@@ -39,7 +39,7 @@ func TestAlarmsAreOnByDefaultAndRollBackDeployments(t *testing.T) {
 		}}),
 	})
 	tpl.Has(typeAlarm, map[string]any{
-		"AlarmName":          "Test-Api-unhealthy-targets",
+		"AlarmName":          "Test-Api-unhealthy-targets-1c3320a4",
 		"MetricName":         "UnHealthyHostCount",
 		"Statistic":          "Maximum",
 		"Threshold":          0,
@@ -52,7 +52,7 @@ func TestAlarmsAreOnByDefaultAndRollBackDeployments(t *testing.T) {
 	tpl.Has(typeService, map[string]any{
 		"DeploymentConfiguration": assertions.Match_ObjectLike(&map[string]any{
 			"Alarms": map[string]any{
-				"AlarmNames": []any{"Test-Api-unhealthy-targets"},
+				"AlarmNames": []any{"Test-Api-unhealthy-targets-1c3320a4"},
 				"Enable":     true,
 				"Rollback":   true,
 			},
@@ -110,7 +110,7 @@ func TestAlarmsNotifyTheTopicAndCertificateExpiryIsWatched(t *testing.T) {
 	// hour does not blind it, and six hours without any leave it in
 	// INSUFFICIENT_DATA.
 	tpl.Has(typeAlarm, map[string]any{
-		"AlarmName":          "Test-Api-certificate-expiry",
+		"AlarmName":          "Test-Api-certificate-expiry-1445e973",
 		"Namespace":          "Passthrough",
 		"MetricName":         "CertificateDaysToExpiry",
 		"Dimensions":         []any{map[string]any{"Name": "ServiceName", "Value": "Test/Api"}},
@@ -137,8 +137,8 @@ func TestAlarmsCanBeTurnedOff(t *testing.T) {
 	newFargate(f, "Api", p, 256, 512)
 	tpl := f.template(t)
 	tpl.Count(typeAlarm, 2) // the load balancer's, which have their own switch
-	tpl.CountWith(typeAlarm, map[string]any{"AlarmName": "Test-LB-target-resets"}, 1)
-	tpl.CountWith(typeAlarm, map[string]any{"AlarmName": "Test-LB-port-allocation-errors"}, 1)
+	tpl.CountWith(typeAlarm, map[string]any{"AlarmName": "Test-LB-target-resets-37d8305d"}, 1)
+	tpl.CountWith(typeAlarm, map[string]any{"AlarmName": "Test-LB-port-allocation-errors-3ba652df"}, 1)
 	tpl.Count("AWS::Events::Rule", 0)
 	tpl.Has(typeService, map[string]any{
 		// aws-cdk-lib's default flags write a disabled alarm block.
@@ -332,7 +332,7 @@ func TestLoadBalancerAlarmsOnTargetResets(t *testing.T) {
 	tpl := cdktest.TemplateOf(t, stack)
 	tpl.Count(typeAlarm, 2)
 	tpl.Has(typeAlarm, map[string]any{
-		"AlarmName":          "Test-LB-target-resets",
+		"AlarmName":          "Test-LB-target-resets-37d8305d",
 		"ComparisonOperator": "GreaterThanUpperThreshold",
 		"EvaluationPeriods":  5,
 		"DatapointsToAlarm":  3,
@@ -367,7 +367,7 @@ func TestLoadBalancerAlarmsOnPortAllocationErrors(t *testing.T) {
 	tpl := cdktest.TemplateOf(t, stack)
 	topicRef := map[string]any{"Ref": logicalID(t, stack, topic)}
 	tpl.Has(typeAlarm, map[string]any{
-		"AlarmName":          "Test-LB-port-allocation-errors",
+		"AlarmName":          "Test-LB-port-allocation-errors-3ba652df",
 		"Namespace":          "AWS/NetworkELB",
 		"MetricName":         "PortAllocationErrorCount",
 		"Dimensions":         []any{map[string]any{"Name": "LoadBalancer", "Value": getAtt(logicalID(t, stack, lb.NLB), "LoadBalancerFullName")}},

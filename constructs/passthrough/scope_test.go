@@ -39,7 +39,7 @@ func TestConstructsWorkAsScopes(t *testing.T) {
 	f := newFixture(t, false)
 	api := f.fargate("Api", 443)
 
-	if got, want := childIDs(api), []string{"HealthyTargetsAlarm", "Listener", "Logs", "RollbackRule", "SecurityGroup", "Service", "TargetGroup", "TaskDefinition", "UnhealthyTargetsAlarm"}; !slices.Equal(got, want) {
+	if got, want := childIDs(api), []string{"HealthyTargetsAlarm", "Listener", "Logs", "RollbackRule", "SecurityGroup", "Service", *api.TargetGroup.Node().Id(), "TaskDefinition", "UnhealthyTargetsAlarm"}; !slices.Equal(got, want) {
 		t.Errorf("service children = %v, want %v", got, want)
 	}
 	if got, want := childIDs(f.lb), []string{"DNSName", "NLB", "PathMTUDiscovery", "PortAllocationErrorsAlarm", "SecurityGroup", "TargetResetsAlarm"}; !slices.Equal(got, want) {

@@ -166,7 +166,11 @@ func TestOverriddenSettingsReachTheTemplate(t *testing.T) {
 		"DesiredCount":            4,
 		"DeploymentConfiguration": assertions.Match_ObjectLike(&map[string]any{"MinimumHealthyPercent": 50}),
 	})
-	tpl.Has(typeTargetGroup, map[string]any{"Port": 9000, "HealthyThresholdCount": 3})
+	// The container port is where ECS registers each task; the target
+	// group's own port stays the same (see naming_test.go).
+	tpl.Has(typeTargetGroup, map[string]any{"Port": 8443, "HealthyThresholdCount": 3, "HealthCheckPort": "traffic-port"})
+	tpl.Has(typeService, map[string]any{"LoadBalancers": []any{assertions.Match_ObjectLike(&map[string]any{"ContainerPort": 9000})}})
+	tpl.Has(typeIngress, map[string]any{"FromPort": 9000, "ToPort": 9000})
 	tpl.Has(typeTaskDef, map[string]any{
 		"Cpu":    "1024",
 		"Memory": "2048",

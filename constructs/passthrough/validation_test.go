@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsec2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/jsii-runtime-go"
@@ -272,7 +273,7 @@ func TestTokensAreNotRejected(t *testing.T) {
 
 	tpl := f.template(t)
 	tpl.Has(typeListener, map[string]any{"Port": ref("ListenerPort")})
-	tpl.Has(typeTargetGroup, map[string]any{"Port": ref("ContainerPort")})
+	tpl.Has(typeService, map[string]any{"LoadBalancers": []any{assertions.Match_ObjectLike(&map[string]any{"ContainerPort": ref("ContainerPort")})}})
 }
 
 // The message a user sees first is the validation message, not a jsii or Go

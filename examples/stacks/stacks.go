@@ -63,9 +63,24 @@ var Names = []string{
 // synthesizing them needs no AWS account or credentials.
 func All(app awscdk.App) []awscdk.Stack {
 	var all []awscdk.Stack
+	byName := map[string]awscdk.Stack{}
 	for _, name := range Names {
-		all = append(all, New(app, name))
+		stack := New(app, name)
+		byName[name] = stack
+		all = append(all, stack)
 	}
+	// The consumer takes the provider's endpoint service name from context,
+	// not by reference, so nothing else orders the two. An endpoint service
+	// cannot be deleted while an endpoint is connected to it, even one
+	// pending acceptance ("Before you can delete an endpoint service
+	// configuration, you must reject any Available or PendingAcceptance
+	// interface endpoint connections", Amazon EC2 API reference,
+	// DeleteVpcEndpointServiceConfigurations): with the dependency,
+	// `cdk destroy PassthroughPrivateLinkProvider` destroys the consumer
+	// first (cdk destroy includes the stacks that depend on those named,
+	// unless --exclusively), and `cdk deploy` deploys the provider first.
+	byName[PrivateLinkConsumerStack].AddDependency(byName[PrivateLinkProviderStack],
+		jsii.String("its interface endpoint connects to the provider's endpoint service, which cannot be deleted while connected"))
 	return all
 }
 
