@@ -17,8 +17,12 @@
 #
 # synth, test and templates first install the tools pinned in package.json
 # into node_modules/: the AWS CDK CLI, a Node.js release that jsii
-# supports (Node.js builds are published as npm packages), and
-# @aws-cdk/cloudformation-diff, which the tests run (internal/upgrade). The machine's own
+# supports (Node.js builds are published as npm packages), and for the
+# tests @aws-cdk/cloudformation-diff (internal/upgrade),
+# @cdklabs/cdk-validator-cfnguard, whose cfn-guard binary and AWS Control
+# Tower rules they run on every template, and cdk-nag v3, whose Go module is
+# not published where this project builds (.npmrc says why their peer
+# dependencies are not installed). The machine's own
 # Node.js, which only has to run npm, is left as it is, and so is the
 # environment outside these commands. Go's own module download happens on
 # first build.
@@ -113,7 +117,7 @@ lint:
 
 tools: $(TOOLS)
 
-$(TOOLS): package.json package-lock.json
+$(TOOLS): package.json package-lock.json .npmrc
 	npm ci --no-audit --no-fund --loglevel=error
 	@node --version && cdk --version
 	@touch $@

@@ -31,6 +31,14 @@ var (
 	freshTemplates []example
 )
 
+// readmeOptIn is the line of the README's usage that turns on
+// NewStrictCompliance, commented out there.
+const readmeOptIn = "// awscdk.Aspects_Of(stack).Add(passthrough.NewStrictCompliance(nil), nil)"
+
+// strictEnv makes the README's program, as the tests build it, run its
+// opt-in line: one build synthesizes the usage with and without it.
+const strictEnv = "PASSTHROUGH_README_STRICT"
+
 // readmeUsage returns the Go program of the README's "Usage" section: its
 // first code block.
 func readmeUsage(t testing.TB) string {
@@ -70,7 +78,14 @@ func synthesizeReadmeUsage(t testing.TB) []example {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, content := range map[string]string{"go.mod": goMod, "go.sum": string(sum), "main.go": readmeUsage(t)} {
+	program := readmeUsage(t)
+	if !strings.Contains(program, readmeOptIn) || !strings.Contains(program, "import (\n") {
+		t.Fatalf("the README's usage has no line %q to turn on", readmeOptIn)
+	}
+	program = strings.Replace(program, readmeOptIn,
+		`if os.Getenv("`+strictEnv+`") != "" { `+strings.TrimPrefix(readmeOptIn, "// ")+` }`, 1)
+	program = strings.Replace(program, "import (\n", "import (\n\t\"os\"\n", 1)
+	for name, content := range map[string]string{"go.mod": goMod, "go.sum": string(sum), "main.go": program} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
 		}
@@ -81,29 +96,34 @@ func synthesizeReadmeUsage(t testing.TB) []example {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build the README's usage: %v\n%s", err, out)
 	}
-	out := filepath.Join(dir, "cdk.out")
-	run := exec.Command(filepath.Join(dir, "app"))
-	run.Dir = dir
-	run.Env = append(withoutCDKEnv(os.Environ()), "CDK_OUTDIR="+out)
-	if msg, err := run.CombinedOutput(); err != nil {
-		t.Fatalf("run the README's usage: %v\n%s", err, msg)
-	}
-	files, _ := filepath.Glob(filepath.Join(out, "*.template.json"))
-	if len(files) == 0 {
-		t.Fatal("the README's usage synthesized no template")
-	}
 	var templates []example
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
+	for _, variant := range []struct{ prefix, env string }{{"README/", ""}, {"README+Strict/", strictEnv + "=1"}} {
+		out := filepath.Join(dir, "cdk.out"+strings.TrimSuffix(strings.TrimPrefix(variant.prefix, "README"), "/"))
+		run := exec.Command(filepath.Join(dir, "app"))
+		run.Dir = dir
+		run.Env = append(withoutCDKEnv(os.Environ()), "CDK_OUTDIR="+out)
+		if variant.env != "" {
+			run.Env = append(run.Env, variant.env)
 		}
-		var tpl map[string]any
-		if err := json.Unmarshal(raw, &tpl); err != nil {
-			t.Fatal(err)
+		if msg, err := run.CombinedOutput(); err != nil {
+			t.Fatalf("run the README's usage (%s): %v\n%s", variant.prefix, err, msg)
 		}
-		name := "README/" + strings.TrimSuffix(filepath.Base(f), ".template.json")
-		templates = append(templates, example{name: name, template: tpl})
+		files, _ := filepath.Glob(filepath.Join(out, "*.template.json"))
+		if len(files) == 0 {
+			t.Fatalf("the README's usage (%s) synthesized no template", variant.prefix)
+		}
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var tpl map[string]any
+			if err := json.Unmarshal(raw, &tpl); err != nil {
+				t.Fatal(err)
+			}
+			name := variant.prefix + strings.TrimSuffix(filepath.Base(f), ".template.json")
+			templates = append(templates, example{name: name, template: tpl})
+		}
 	}
 	return templates
 }
@@ -121,10 +141,13 @@ func withoutCDKEnv(env []string) []string {
 }
 
 // readmeEC2Stack is the README's EC2 variant, in a stack of an app with no
-// context.
-func readmeEC2Stack(t testing.TB) awscdk.Stack {
+// context, with NewStrictCompliance when strict.
+func readmeEC2Stack(t testing.TB, strict bool) awscdk.Stack {
 	t.Helper()
 	stack := awscdk.NewStack(cdktest.NewApp(t, nil), jsii.String("PaymentsEC2"), nil)
+	if strict {
+		awscdk.Aspects_Of(stack).Add(passthrough.NewStrictCompliance(nil), nil)
+	}
 	image := awsecs.ContainerImage_FromRegistry(jsii.String("registry.example.com/payments-api:1.4.2"), nil)
 	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), &passthrough.ClusterProps{
 		EC2: &passthrough.EC2CapacityProps{},
@@ -142,8 +165,10 @@ func readmeTemplates(t *testing.T) []example {
 	t.Helper()
 	freshOnce.Do(func() {
 		freshTemplates = synthesizeReadmeUsage(t)
-		stack := readmeEC2Stack(t)
+		stack := readmeEC2Stack(t, false)
 		freshTemplates = append(freshTemplates, example{name: "README/" + *stack.StackName(), template: cdktest.TemplateOf(t, stack).JSON()})
+		stack = readmeEC2Stack(t, true)
+		freshTemplates = append(freshTemplates, example{name: "README+Strict/" + *stack.StackName(), template: cdktest.TemplateOf(t, stack).JSON()})
 		// The example stacks too, in an app without the repository's
 		// cdk.json context.
 		app := cdktest.NewApp(t, nil)
@@ -199,7 +224,7 @@ func TestWithoutFeatureFlagsCdkNagFindsNothing(t *testing.T) {
 			}
 		})
 	}
-	for _, f := range nagFindings(t, readmeEC2Stack(t)) {
+	for _, f := range nagFindings(t, readmeEC2Stack(t, false)) {
 		t.Error(f)
 	}
 	stack := awscdk.NewStack(cdktest.NewApp(t, nil), jsii.String("Payments"), nil)

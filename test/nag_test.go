@@ -1,7 +1,10 @@
 package test
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -9,6 +12,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cloudformationinclude"
 	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
@@ -58,6 +62,52 @@ func TestExamplesPassCdkNagAwsSolutions(t *testing.T) {
 	for _, stack := range stacks.All(cdktest.NewApp(t, ctx)) {
 		t.Run(*stack.StackName(), func(t *testing.T) {
 			for _, f := range nagFindings(t, stack) {
+				t.Error(f)
+			}
+		})
+	}
+}
+
+// nagFindingsFromOutside runs cdk-nag's AwsSolutions pack the way a
+// platform team does on templates it did not write: each template is read
+// into a new app with cloudformationinclude, which turns every resource
+// into its typed L1 construct (the custom resource roles that aws-cdk-lib
+// writes as plain CfnResources included), and the pack runs on those. The
+// templates' cdk_nag metadata is what suppresses findings.
+func nagFindingsFromOutside(t *testing.T, ex example) []string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "template.json")
+	raw, err := json.Marshal(ex.template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Bootstrapless: the included template brings its own BootstrapVersion
+	// parameter.
+	stack := awscdk.NewStack(cdktest.NewApp(t, nil), jsii.String("Included"), &awscdk.StackProps{
+		Synthesizer: awscdk.NewBootstraplessSynthesizer(nil),
+	})
+	cloudformationinclude.NewCfnInclude(stack, jsii.String("Template"), &cloudformationinclude.CfnIncludeProps{TemplateFile: jsii.String(file)})
+	return nagFindings(t, stack)
+}
+
+// cdk-nag's AwsSolutions pack, run from outside on every example's
+// template and on the README's usage (with and without
+// NewStrictCompliance), finds nothing that is not suppressed with its
+// reason on its resource. A deliberately non-compliant template must
+// produce findings the same way.
+func TestExampleTemplatesPassCdkNagFromOutside(t *testing.T) {
+	fixture := example{name: "NonCompliant", template: map[string]any{"Resources": map[string]any{
+		"Bucket": map[string]any{"Type": "AWS::S3::Bucket"},
+	}}}
+	if findings := nagFindingsFromOutside(t, fixture); len(findings) == 0 {
+		t.Fatal("cdk-nag found nothing in a non-compliant template: the checks did not run")
+	}
+	for _, ex := range append(examples(t), readmeTemplates(t)...) {
+		t.Run(ex.name, func(t *testing.T) {
+			for _, f := range nagFindingsFromOutside(t, ex) {
 				t.Error(f)
 			}
 		})

@@ -45,9 +45,9 @@ func (r *PortRange) validate(v *validator, prop string) {
 	}
 }
 
-// Defaults of EC2CapacityProps, and the container instances' root volume.
+// Defaults of EC2CapacityProps (and defaultInstanceType in instances.go),
+// and the container instances' root volume.
 const (
-	defaultInstanceType                      = "t3.medium"
 	defaultMinInstances, defaultMaxInstances = 2, 6
 	defaultTargetCapacityPercent             = 100
 	rootVolumeGiB                            = 30
@@ -57,8 +57,23 @@ const (
 // EC2 services.
 type EC2CapacityProps struct {
 	// InstanceType of the container instances.
-	// Default: t3.medium.
+	// Default: t3.medium; under NewStrictCompliance, c6a.large with
+	// c6i.large as fallback (see FallbackInstanceTypes).
 	InstanceType awsec2.InstanceType
+	// FallbackInstanceTypes are launched, in this order, when InstanceType
+	// has no capacity: the Auto Scaling group then has a mixed instances
+	// policy whose On-Demand allocation strategy is "prioritized", so it
+	// launches InstanceType whenever it can. Each must have InstanceType's
+	// architecture (the instances run one image), and should have its vCPUs
+	// and memory: ECS managed scaling sizes the group from the smallest and
+	// largest types in it (Amazon ECS developer guide, managed scaling
+	// behavior). AWS Control Tower's CT.AUTOSCALING.PR.6 asks for a second
+	// type, and its CT.AUTOSCALING.PR.11 then for Nitro types that encrypt
+	// the traffic between instances (m6i, m6a, c7g, ...; not t3, t3a or
+	// t4g); NewStrictCompliance adds the other family of the same size for
+	// the common pairs (m6i and m6a, c7g and c7gd, ...) when this is empty.
+	// Default: none; InstanceType only.
+	FallbackInstanceTypes []awsec2.InstanceType
 	// MachineImage of the container instances. It must run the ECS agent,
 	// and takes HostPortRange with it.
 	// Default: the ECS-optimized Amazon Linux 2023 AMI for the instance type's
@@ -181,6 +196,12 @@ type Cluster struct {
 
 	capacityProviderName *string
 	hasEC2               bool
+	// launchTemplate and instanceTypes (InstanceType first, then the
+	// fallbacks) of the EC2 capacity; nil without it. defaultInstanceType
+	// tells that EC2CapacityProps.InstanceType was not set.
+	launchTemplate      awsec2.LaunchTemplate
+	instanceTypes       []awsec2.InstanceType
+	defaultInstanceType bool
 	// hostPorts is the range EC2 services open to the load balancer; nil
 	// for an existing cluster that was given none.
 	hostPorts *PortRange
@@ -235,6 +256,7 @@ func NewCluster(scope constructs.Construct, id *string, props *ClusterProps) *Cl
 			v.fail("EC2.HostPortRange", "", "is required with EC2.MachineImage: the cluster writes the range to /etc/ecs/ecs.config, which only the ECS-optimized Amazon Linux AMIs are known to read; state the range the image's ECS agent hands out (ECS_DYNAMIC_HOST_PORT_RANGE), so that the security group opens exactly it")
 		}
 		e.HostPortRange.validate(v, "EC2.HostPortRange")
+		e.validateFallbacks(v)
 	}
 	v.check()
 
@@ -355,7 +377,12 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 		// service: tasks get their own role from the ECS agent instead.
 		RequireImdsv2:           jsii.Bool(true),
 		HttpPutResponseHopLimit: jsii.Number(1),
-		Role:                    role,
+		// One-minute instance metrics: AWS Control Tower's CT.EC2.PR.10
+		// requires them of a launch template, and managed scaling reacts
+		// within minutes. Billed per instance as CloudWatch metrics (Amazon
+		// EC2 user guide, "Enable or turn off detailed monitoring").
+		DetailedMonitoring: jsii.Bool(true),
+		Role:               role,
 		BlockDevices: &[]*awsec2.BlockDevice{{
 			DeviceName: jsii.String("/dev/xvda"),
 			Volume: awsec2.BlockDeviceVolume_Ebs(jsii.Number(rootVolumeGiB), &awsec2.EbsDeviceOptions{
@@ -376,6 +403,7 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 		MinCapacity:    pointerOr(props.MinCapacity, defaultMinInstances),
 		MaxCapacity:    pointerOr(props.MaxCapacity, defaultMaxInstances),
 	})
+	stateZones(asg, c.Vpc)
 	if notifications != nil {
 		admitAutoScaling(awscdk.Stack_Of(c), props.NotificationTopic)
 	} else {
@@ -409,6 +437,13 @@ func (c *Cluster) addEC2Capacity(cluster awsecs.Cluster, props *EC2CapacityProps
 			reason:    "The ECS agent's permissions: ecs:Submit* is scoped to the cluster; ecs:DiscoverPollEndpoint, ecr:GetAuthorizationToken and the agent's log actions support no resource but *, and ecs:Poll and ecs:StartTelemetrySession are conditioned on the cluster",
 			appliesTo: []string{"Action::ecs:Submit*", "Resource::*"},
 		})
+	}
+
+	c.launchTemplate = launchTemplate
+	c.instanceTypes = append([]awsec2.InstanceType{instanceType}, props.FallbackInstanceTypes...)
+	c.defaultInstanceType = props.InstanceType == nil
+	if len(props.FallbackInstanceTypes) > 0 {
+		mixInstanceTypes(asg, launchTemplate, c.instanceTypes)
 	}
 
 	c.allowEndpoints(sg)

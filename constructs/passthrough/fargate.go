@@ -15,7 +15,15 @@ type FargateServiceProps struct {
 	// must be a combination that Fargate offers.
 	// Default: 256.
 	CPU *float64
-	// MemoryLimitMiB of the task.
+	// MemoryLimitMiB of the task, and the hard memory limit of its TLS
+	// container. The container cannot use more than its task in any case;
+	// stating the limit on the container is what AWS Control Tower's
+	// CT.ECS.PR.7 and cdk-nag check. ECS counts a container's hard limit as
+	// its reservation when it has none, and a task's containers may reserve
+	// at most the task's memory ("The resource limits must be greater than
+	// or equal to any reservations that you declared", Amazon ECS developer
+	// guide, choosing Fargate task sizes): a sidecar added to TaskDefinition
+	// needs a larger task.
 	// Default: 512.
 	MemoryLimitMiB *float64
 	// VpcSubnets to run tasks in. Tasks never get a public IP address: they
@@ -91,7 +99,7 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 		MemoryLimitMiB:  jsii.Number(memory),
 		RuntimePlatform: platform,
 	})
-	s.addContainer(td, r, r.containerPort, containerLimits{})
+	s.addContainer(td, r, r.containerPort, containerLimits{memoryLimit: jsii.Number(memory)})
 
 	// Egress is what the task itself needs: HTTPS to ECR, Secrets Manager and
 	// CloudWatch Logs. Connections a service makes to other services are

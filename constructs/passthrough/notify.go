@@ -6,6 +6,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsevents"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/interfaces/interfacesawsevents"
 	"github.com/aws/jsii-runtime-go"
@@ -58,7 +59,32 @@ func admit(topic awssns.ITopic, statement, keyStatement awsiam.PolicyStatement) 
 	topic.AddToResourcePolicy(statement)
 	if key := topic.MasterKey(); key != nil {
 		key.AddToResourcePolicy(keyStatement, jsii.Bool(true))
+		restrictGrants(key)
 	}
+}
+
+// restrictGrants denies kms:CreateGrant on key to every principal unless an
+// AWS service integrated with KMS creates the grant on the principal's
+// behalf (kms:GrantIsForAWSResource), or the caller is an AWS service
+// (aws:PrincipalIsAWSService); "BoolIfExists" treats an absent key as
+// false (AWS KMS developer guide, "Controlling access to grants"). It is
+// AWS Control Tower's CT.KMS.PR.3, in the exact form that control reads.
+// No publisher the library admits creates grants: SNS, CloudWatch,
+// EventBridge and Auto Scaling use the key through Decrypt and
+// GenerateDataKey. A key whose users create grants for principals of their
+// own must not encrypt a topic that Passthrough wires publishers to. A
+// no-op for an imported key; identical statements are kept once.
+func restrictGrants(key awskms.IKey) {
+	key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Effect:     awsiam.Effect_DENY,
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAnyPrincipal()},
+		Actions:    jsii.Strings("kms:CreateGrant"),
+		Resources:  jsii.Strings("*"),
+		Conditions: &map[string]any{"BoolIfExists": map[string]any{
+			"kms:GrantIsForAWSResource": "false",
+			"aws:PrincipalIsAWSService": "false",
+		}},
+	}), jsii.Bool(true))
 }
 
 // alarmWithActions is a CloudWatch alarm that takes actions: an
@@ -85,12 +111,18 @@ func admitAlarms(stack awscdk.Stack, stackName string, topic awssns.ITopic) {
 	if topic == nil {
 		return
 	}
+	admitAlarmsNamed(stack, topic, stackName+"-*")
+}
+
+// admitAlarmsNamed admits to topic the alarms of stack's account and
+// Region whose names match pattern.
+func admitAlarmsNamed(stack awscdk.Stack, topic awssns.ITopic, pattern string) {
 	conditions := map[string]any{
 		"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
 		"ArnLike": map[string]any{"aws:SourceArn": stack.FormatArn(&awscdk.ArnComponents{
 			Service:      jsii.String("cloudwatch"),
 			Resource:     jsii.String("alarm"),
-			ResourceName: jsii.String(stackName + "-*"),
+			ResourceName: jsii.String(pattern),
 			ArnFormat:    awscdk.ArnFormat_COLON_RESOURCE_NAME,
 		})},
 	}
@@ -129,6 +161,7 @@ func sendRuleToTopic(rule awsevents.Rule, stack awscdk.Stack, ruleName string, t
 	}))
 	if key := topic.MasterKey(); key != nil {
 		key.AddToResourcePolicy(keyStatement(events, nil), jsii.Bool(true))
+		restrictGrants(key)
 	}
 }
 

@@ -207,6 +207,10 @@ type Service struct {
 	Alarms Alarms
 	// Scaling of the task count; nil without AutoScaling.
 	Scaling awsecs.ScalableTaskCount
+
+	// userSet tells whether ServiceProps.User was set, for
+	// NewStrictCompliance.
+	userSet bool
 }
 
 func newService(scope constructs.Construct, id *string) *Service {
@@ -215,8 +219,8 @@ func newService(scope constructs.Construct, id *string) *Service {
 	return s
 }
 
-// containerLimits are set on the container in bridge mode; on Fargate the
-// task's size limits it.
+// containerLimits are set on the container: in bridge mode all three, on
+// Fargate the memory limit alone, the task's (its size limits it anyway).
 type containerLimits struct {
 	cpu, memoryLimit, memoryReservation *float64
 }
@@ -266,6 +270,7 @@ func (s *Service) addContainer(td awsecs.TaskDefinition, r *settings, hostPort *
 	}
 	s.TaskDefinition = td
 	s.ContainerPort = r.containerPort
+	s.userSet = r.user != nil
 }
 
 // attach wires the service to its load balancer: a TCP target group with

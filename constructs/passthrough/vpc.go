@@ -15,7 +15,7 @@ func newVpc(scope constructs.Construct, natGateways float64, dualStack bool) aws
 	if dualStack {
 		protocol = awsec2.IpProtocol_DUAL_STACK
 	}
-	return awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
+	vpc := awsec2.NewVpc(scope, jsii.String("Vpc"), &awsec2.VpcProps{
 		IpProtocol:  protocol,
 		MaxAzs:      jsii.Number(2),
 		NatGateways: jsii.Number(natGateways),
@@ -35,6 +35,8 @@ func newVpc(scope constructs.Construct, natGateways float64, dualStack bool) aws
 			"FlowLog": {TrafficType: awsec2.FlowLogTrafficType_ALL},
 		},
 	})
+	suppressDefaultSecurityGroupProvider(vpc)
+	return vpc
 }
 
 // addVpcEndpoints lets tasks reach what they need without the internet:

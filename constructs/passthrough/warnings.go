@@ -104,8 +104,9 @@ func (lb *LoadBalancer) exposeListener(owner constructs.Construct, port float64,
 		return
 	}
 	suppressNag(lb.SecurityGroup, nagSuppression{
-		id:     "AwsSolutions-EC23",
-		reason: "An internet-facing load balancer admits the internet, on its listener ports only; every target behind it admits this group only. None of its listener ports is an administration or database port.",
+		id:        "AwsSolutions-EC23",
+		reason:    "An internet-facing load balancer admits the internet, on its listener ports only; every target behind it admits this group only. None of its listener ports is an administration or database port.",
+		droppable: true,
 	})
 	lb.review.ec23Suppressed = true
 }

@@ -5,6 +5,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
 )
 
 // opsTopic is the SNS topic the example services' alarms and rollback
@@ -24,4 +26,20 @@ func opsTopic(stack awscdk.Stack) awssns.Topic {
 		MasterKey:   key,
 		EnforceSSL:  jsii.Bool(true),
 	})
+}
+
+// complyStrictly turns on, for the whole stack, the controls that AWS
+// Control Tower checks and that have a cost or an operational trade-off
+// (KMS-encrypted logs kept a year, alarm actions, a second instance type,
+// a non-root user; docs/compliance.md). Alarms without a topic of their
+// own go to topic, or, when it is nil, to a topic the aspect creates.
+// Deletion protection stays off, and the key of the logs goes with the
+// stack, so that the examples can be destroyed after trying them: keep the
+// defaults (protection on, key retained with the logs) in production.
+func complyStrictly(stack awscdk.Stack, topic awssns.ITopic) {
+	awscdk.Aspects_Of(stack).Add(passthrough.NewStrictCompliance(&passthrough.StrictComplianceProps{
+		AlarmTopic:         topic,
+		DeletionProtection: jsii.Bool(false),
+		KeyRemovalPolicy:   awscdk.RemovalPolicy_DESTROY,
+	}), nil)
 }

@@ -55,6 +55,7 @@ type PrivateLinkProviderStackProps struct {
 // acceptance.
 func NewPrivateLinkProviderStack(scope constructs.Construct, id string, props *PrivateLinkProviderStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	complyStrictly(stack, nil)
 	cert := certificateSecret(stack)
 
 	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), nil)
@@ -100,6 +101,7 @@ type PrivateLinkConsumerStackProps struct {
 // carries.
 func NewPrivateLinkConsumerStack(scope constructs.Construct, id string, props *PrivateLinkConsumerStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	complyStrictly(stack, nil)
 	cert := certificateSecret(stack)
 
 	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), nil)

@@ -7,7 +7,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
-	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
 )
@@ -40,6 +39,7 @@ type ServiceToServiceStackProps struct {
 // deployed. docs/architectures.md shows how to split them.
 func NewServiceToServiceStack(scope constructs.Construct, id string, props *ServiceToServiceStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	complyStrictly(stack, nil)
 	cert := certificateSecret(stack)
 
 	var zone awsroute53.PrivateHostedZone
@@ -92,9 +92,6 @@ func NewServiceToServiceStack(scope constructs.Construct, id string, props *Serv
 // environment variables: its name, its shutdown budget and the HOST:PORT of
 // the services it calls, which GrantConnect writes; nothing secret.
 func acknowledgeAddressEnvironment(s *passthrough.Service, addresses ...string) {
-	cdknag.NagSuppressions_AddResourceSuppressions(s.TaskDefinition, &[]*cdknag.NagPackSuppression{{
-		Id: jsii.String("AwsSolutions-ECS2"),
-		Reason: jsii.String("Plain environment holds only SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS, STOP_TIMEOUT_SECONDS and the HOST:PORT of the services it calls (" +
-			strings.Join(addresses, ", ") + "); certificate and key arrive as ECS secrets from Secrets Manager"),
-	}}, jsii.Bool(false))
+	suppressPlainEnvironment(s, "Plain environment holds only SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS, STOP_TIMEOUT_SECONDS and the HOST:PORT of the services it calls ("+
+		strings.Join(addresses, ", ")+"); certificate and key arrive as ECS secrets from Secrets Manager")
 }

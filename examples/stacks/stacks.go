@@ -253,16 +253,28 @@ func tlsServerProps(workload Workload, cert awssecretsmanager.ISecret, mutualTLS
 // variables: they hold its name and shutdown budget, and the settings named
 // in extra, nothing secret. Its certificate and key arrive as ECS secrets,
 // and Passthrough refuses TLS_CERT, TLS_KEY and TLS_CLIENT_CA in plain
-// environment.
+// environment. cdk-nag v2 reads the suppression from the template's
+// metadata; cdk-nag v3, a policy-validation plugin, reads the validation
+// acknowledgement, whose ID names the pack ("AwsSolutions::").
 func acknowledgePlainEnvironment(s *passthrough.Service, extra ...string) {
 	names := "SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS and STOP_TIMEOUT_SECONDS"
 	if len(extra) > 0 {
 		names = "SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS, STOP_TIMEOUT_SECONDS, " + strings.Join(extra, ", ")
 	}
+	suppressPlainEnvironment(s, "Plain environment holds only "+names+"; certificate and key arrive as ECS secrets from Secrets Manager")
+}
+
+// suppressPlainEnvironment suppresses AwsSolutions-ECS2 on the service's
+// task definition for cdk-nag v2 and acknowledges it for v3.
+func suppressPlainEnvironment(s *passthrough.Service, reason string) {
 	cdknag.NagSuppressions_AddResourceSuppressions(s.TaskDefinition, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-ECS2"),
-		Reason: jsii.String("Plain environment holds only " + names + "; certificate and key arrive as ECS secrets from Secrets Manager"),
+		Reason: jsii.String(reason),
 	}}, jsii.Bool(false))
+	awscdk.Validations_Of(s.TaskDefinition).Acknowledge(&awscdk.Acknowledgment{
+		Id:     jsii.String("AwsSolutions::AwsSolutions-ECS2"),
+		Reason: jsii.String(reason),
+	})
 }
 
 // repoRoot is the repository's root directory, the Docker build context of
