@@ -84,23 +84,40 @@ func readJSON(t *testing.T, path string) map[string]any {
 }
 
 // The apps install the CDK CLI and Node.js that the repository pins, and
-// run with its feature flags.
+// run with its feature flags. The repository also pins tools that only its
+// own tests use (cdk-nag v3, @aws-cdk/cloudformation-diff, the Control
+// Tower rules): an app does not install them.
 func TestTemplatesPinTheRepositorysToolsAndFlags(t *testing.T) {
+	appTools := []string{"aws-cdk", "node"}
 	for _, a := range architectures {
 		dir := templateDir(a.template)
 		pkg, rootPkg := readJSON(t, filepath.Join(dir, "package.json")), readJSON(t, filepath.Join("..", "package.json"))
-		for _, key := range []string{"devDependencies", "engines", "allowScripts"} {
+		for _, key := range []string{"engines", "allowScripts"} {
 			if !reflect.DeepEqual(pkg[key], rootPkg[key]) {
 				t.Errorf("%s/package.json %s: %v, the repository's: %v", dir, key, pkg[key], rootPkg[key])
 			}
 		}
-		lock, rootLock := readJSON(t, filepath.Join(dir, "package-lock.json")), readJSON(t, filepath.Join("..", "package-lock.json"))
-		for _, l := range []map[string]any{lock, rootLock} {
-			delete(l, "name")
-			delete(l["packages"].(map[string]any)[""].(map[string]any), "name")
+		deps, _ := pkg["devDependencies"].(map[string]any)
+		rootDeps, _ := rootPkg["devDependencies"].(map[string]any)
+		want := map[string]any{}
+		for _, name := range appTools {
+			want[name] = rootDeps[name]
 		}
-		if !reflect.DeepEqual(lock, rootLock) {
-			t.Errorf("%s/package-lock.json pins other packages than the repository's: copy ../package-lock.json and set its name", dir)
+		if !reflect.DeepEqual(deps, want) {
+			t.Errorf("%s/package.json devDependencies: %v, want the repository's %v", dir, deps, want)
+		}
+		lock, rootLock := readJSON(t, filepath.Join(dir, "package-lock.json")), readJSON(t, filepath.Join("..", "package-lock.json"))
+		if lock["lockfileVersion"] != rootLock["lockfileVersion"] {
+			t.Errorf("%s/package-lock.json lockfileVersion %v, the repository's %v", dir, lock["lockfileVersion"], rootLock["lockfileVersion"])
+		}
+		if root := lock["packages"].(map[string]any)[""].(map[string]any); !reflect.DeepEqual(root["devDependencies"], want) {
+			t.Errorf("%s/package-lock.json devDependencies: %v, want %v", dir, root["devDependencies"], want)
+		}
+		rootPackages := rootLock["packages"].(map[string]any)
+		for path, entry := range lock["packages"].(map[string]any) {
+			if path != "" && !reflect.DeepEqual(entry, rootPackages[path]) {
+				t.Errorf("%s/package-lock.json pins %s other than the repository's package-lock.json: copy its entry", dir, path)
+			}
 		}
 		cdkJSON, rootCDK := readJSON(t, filepath.Join(dir, "cdk.json")), readJSON(t, filepath.Join("..", "cdk.json"))
 		if !reflect.DeepEqual(cdkJSON["context"], rootCDK["context"]) {

@@ -46,6 +46,7 @@ type PrivateLinkConsumerStackProps struct {
 // PROVIDER_ADDRESS and the provider's certificate carries.
 func NewPrivateLinkConsumerStack(scope constructs.Construct, id string, props *PrivateLinkConsumerStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	complyStrictly(stack, nil)
 	cert := certificateSecret(stack)
 
 	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), nil)

@@ -75,6 +75,18 @@ func addStacks(app awscdk.App) ([]awscdk.Stack, error) {
 		Image:               image,
 		EndpointServiceName: setting(app, endpointServiceNameKey, defaultEndpointServiceName),
 	})
+	// The consumer takes the provider's endpoint service name from context,
+	// not by reference, so nothing else orders the two. An endpoint service
+	// cannot be deleted while an endpoint is connected to it, even one
+	// pending acceptance ("Before you can delete an endpoint service
+	// configuration, you must reject any Available or PendingAcceptance
+	// interface endpoint connections", Amazon EC2 API reference,
+	// DeleteVpcEndpointServiceConfigurations): with the dependency,
+	// `cdk destroy PrivateLinkProvider` destroys the consumer first (cdk
+	// destroy includes the stacks that depend on those named, unless
+	// --exclusively), and `cdk deploy` deploys the provider first.
+	consumer.AddDependency(provider,
+		jsii.String("its interface endpoint connects to the provider's endpoint service, which cannot be deleted while connected"))
 	return []awscdk.Stack{provider, consumer}, nil
 }
 

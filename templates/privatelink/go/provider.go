@@ -32,6 +32,7 @@ type PrivateLinkProviderStackProps struct {
 // for the provider's acceptance.
 func NewPrivateLinkProviderStack(scope constructs.Construct, id string, props *PrivateLinkProviderStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	complyStrictly(stack, nil)
 	cert := certificateSecret(stack)
 
 	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), nil)

@@ -43,6 +43,7 @@ type PublicAndInternalStackProps struct {
 // security group on it and nothing else.
 func NewPublicAndInternalStack(scope constructs.Construct, id string, props *PublicAndInternalStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	complyStrictly(stack, nil)
 	cert := certificateSecret(stack)
 
 	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), nil)

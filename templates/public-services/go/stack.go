@@ -52,6 +52,7 @@ var publicServices = []publicService{
 func NewPublicServicesStack(scope constructs.Construct, id string, props *PublicServicesStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	ops := opsTopic(stack)
+	complyStrictly(stack, ops)
 
 	// Fargate tasks reach AWS through VPC endpoints and keep one NAT gateway
 	// for anything else, in a dual-stack VPC whose load balancer also serves
@@ -60,8 +61,13 @@ func NewPublicServicesStack(scope constructs.Construct, id string, props *Public
 	if props.EC2 {
 		clusterProps.NatGateways = jsii.Number(0)
 		clusterProps.EC2 = &passthrough.EC2CapacityProps{
-			InstanceType:      awsec2.NewInstanceType(jsii.String("t4g.medium")),
-			NotificationTopic: ops,
+			// Graviton, 2 vCPUs and 4 GiB, and the same with local storage
+			// when no c7g.large can be launched: Control Tower asks for two
+			// types, each a Nitro type that encrypts the traffic between
+			// instances (not the burstable t4g).
+			InstanceType:          awsec2.NewInstanceType(jsii.String("c7g.large")),
+			FallbackInstanceTypes: []awsec2.InstanceType{awsec2.NewInstanceType(jsii.String("c7gd.large"))},
+			NotificationTopic:     ops,
 		}
 	}
 	cluster := passthrough.NewCluster(stack, jsii.String("Cluster"), clusterProps)

@@ -7,6 +7,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
@@ -92,7 +93,7 @@ func acknowledgeEnvironment(s *passthrough.Service, settings ...string) {
 	if len(settings) > 0 {
 		names = "SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS, STOP_TIMEOUT_SECONDS, " + strings.Join(settings, ", ")
 	}
-	acknowledge(s, "Plain environment holds only "+names)
+	suppressPlainEnvironment(s, "Plain environment holds only "+names+"; certificate and key arrive as ECS secrets from Secrets Manager")
 }
 
 // acknowledgeAddressEnvironment is acknowledgeEnvironment for a service that
@@ -100,13 +101,39 @@ func acknowledgeEnvironment(s *passthrough.Service, settings ...string) {
 // services it calls, in the variables that GrantConnect writes (named in
 // addresses).
 func acknowledgeAddressEnvironment(s *passthrough.Service, addresses ...string) {
-	acknowledge(s, "Plain environment holds only SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS, STOP_TIMEOUT_SECONDS and the HOST:PORT of the services it calls ("+
-		strings.Join(addresses, ", ")+")")
+	suppressPlainEnvironment(s, "Plain environment holds only SERVICE_NAME, SHUTDOWN_TIMEOUT_SECONDS, STOP_TIMEOUT_SECONDS and the HOST:PORT of the services it calls ("+
+		strings.Join(addresses, ", ")+"); certificate and key arrive as ECS secrets from Secrets Manager")
 }
 
-func acknowledge(s *passthrough.Service, environment string) {
+// suppressPlainEnvironment suppresses AwsSolutions-ECS2 on the service's
+// task definition for cdk-nag v2, which reads the suppression from the
+// template's metadata, and acknowledges it for cdk-nag v3, a
+// policy-validation plugin that reads the validation acknowledgement, whose
+// ID names the pack ("AwsSolutions::").
+func suppressPlainEnvironment(s *passthrough.Service, reason string) {
 	cdknag.NagSuppressions_AddResourceSuppressions(s.TaskDefinition, &[]*cdknag.NagPackSuppression{{
 		Id:     jsii.String("AwsSolutions-ECS2"),
-		Reason: jsii.String(environment + "; certificate and key arrive as ECS secrets from Secrets Manager"),
+		Reason: jsii.String(reason),
 	}}, jsii.Bool(false))
+	awscdk.Validations_Of(s.TaskDefinition).Acknowledge(&awscdk.Acknowledgment{
+		Id:     jsii.String("AwsSolutions::AwsSolutions-ECS2"),
+		Reason: jsii.String(reason),
+	})
+}
+
+// complyStrictly turns on, for the whole stack, the controls that AWS
+// Control Tower checks and that have a cost or an operational trade-off
+// (KMS-encrypted logs kept a year, alarm actions, a second instance type,
+// a non-root user; Passthrough's docs/compliance.md). Alarms without a
+// topic of their own go to topic, or, when it is nil, to a topic the aspect
+// creates. Deletion protection stays off, and the key of the logs goes with
+// the stack, so that the app can be destroyed after trying it: in
+// production, drop DeletionProtection and KeyRemovalPolicy to keep the
+// defaults (protection on, key retained with the logs).
+func complyStrictly(stack awscdk.Stack, topic awssns.ITopic) {
+	awscdk.Aspects_Of(stack).Add(passthrough.NewStrictCompliance(&passthrough.StrictComplianceProps{
+		AlarmTopic:         topic,
+		DeletionProtection: jsii.Bool(false),
+		KeyRemovalPolicy:   awscdk.RemovalPolicy_DESTROY,
+	}), nil)
 }

@@ -40,6 +40,7 @@ type ServiceToServiceStackProps struct {
 // deployed.
 func NewServiceToServiceStack(scope constructs.Construct, id string, props *ServiceToServiceStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
+	complyStrictly(stack, nil)
 	cert := certificateSecret(stack)
 
 	var zone awsroute53.PrivateHostedZone
