@@ -79,7 +79,7 @@ func All(app awscdk.App) []awscdk.Stack {
 	// `cdk destroy PassthroughPrivateLinkProvider` destroys the consumer
 	// first (cdk destroy includes the stacks that depend on those named,
 	// unless --exclusively), and `cdk deploy` deploys the provider first.
-	byName[PrivateLinkConsumerStack].AddDependency(byName[PrivateLinkProviderStack],
+	byName[PrivateLinkConsumerStack].AddStackDependency(byName[PrivateLinkProviderStack],
 		jsii.String("its interface endpoint connects to the provider's endpoint service, which cannot be deleted while connected"))
 	return all
 }

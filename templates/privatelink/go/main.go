@@ -85,7 +85,7 @@ func addStacks(app awscdk.App) ([]awscdk.Stack, error) {
 	// `cdk destroy PrivateLinkProvider` destroys the consumer first (cdk
 	// destroy includes the stacks that depend on those named, unless
 	// --exclusively), and `cdk deploy` deploys the provider first.
-	consumer.AddDependency(provider,
+	consumer.AddStackDependency(provider,
 		jsii.String("its interface endpoint connects to the provider's endpoint service, which cannot be deleted while connected"))
 	return []awscdk.Stack{provider, consumer}, nil
 }
