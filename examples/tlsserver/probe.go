@@ -110,11 +110,11 @@ func probeOptionsFrom(p *probeFlags, getenv func(string) string) (probeOptions, 
 	case o.duration > 0 && o.interval <= 0:
 		return probeOptions{}, errors.New("-probe-every must be greater than 0")
 	}
-	certPEM, err := probePEM(getenv, envProbeClientCert)
+	certPEM, err := readPEM(getenv, envProbeClientCert)
 	if err != nil {
 		return probeOptions{}, err
 	}
-	keyPEM, err := probePEM(getenv, envProbeClientKey)
+	keyPEM, err := readPEM(getenv, envProbeClientKey)
 	if err != nil {
 		return probeOptions{}, err
 	}
@@ -129,26 +129,6 @@ func probeOptionsFrom(p *probeFlags, getenv func(string) string) (probeOptions, 
 		o.clientCert = &cert
 	}
 	return o, nil
-}
-
-// probePEM reads name or name_FILE. It is separate from the server's
-// readPEM on purpose: the probe's variables are its own, and the server's
-// configuration can change without touching this mode.
-func probePEM(getenv func(string) string, name string) ([]byte, error) {
-	value, path := getenv(name), getenv(name+"_FILE")
-	switch {
-	case value != "" && path != "":
-		return nil, fmt.Errorf("set only one of %s and %s_FILE", name, name)
-	case path != "":
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("%s_FILE: %w", name, err)
-		}
-		return b, nil
-	case value != "":
-		return []byte(value), nil
-	}
-	return nil, nil
 }
 
 // probeAttempt is what one connection showed.
