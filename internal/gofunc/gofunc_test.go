@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	_ "github.com/passthrough-cdk/passthrough/internal/golden" // accepts the -update of `go test ./... -update`
 )
 
 func TestLocateFindsTheFunctionsModuleBesideTheLibrary(t *testing.T) {
@@ -46,7 +48,7 @@ func TestLocateFindsTheFunctionsModuleBesideTheLibrary(t *testing.T) {
 
 func TestLocateExplainsWhatItCannotUse(t *testing.T) {
 	for name, tc := range map[string]struct{ listed, want string }{
-		"not a dependency": {`{"Path":"github.com/passthrough-cdk/passthrough","Error":{"Err":"module github.com/passthrough-cdk/passthrough: not a known dependency"}}`, "not a known dependency"},
+		"not a dependency":      {`{"Path":"github.com/passthrough-cdk/passthrough","Error":{"Err":"module github.com/passthrough-cdk/passthrough: not a known dependency"}}`, "not a known dependency"},
 		"no source, no version": {`{"Path":"github.com/passthrough-cdk/passthrough","Main":true,"Dir":"/src/p"}`, `at "/src/p" has no functions/go.mod`},
 		"not JSON":              {`go: cannot find main module`, "reading `go list -m -json"},
 	} {
