@@ -102,12 +102,11 @@ func (s *Service) addAlarms(a *alarmSettings) {
 	}
 	admitAlarms(a.stack, a.stackName, a.topic)
 	minute := seconds(60)
-	metrics := s.TargetGroup.Metrics()
 
 	s.Alarms.HealthyTargets = notify(awscloudwatch.NewAlarm(s, jsii.String("HealthyTargetsAlarm"), &awscloudwatch.AlarmProps{
 		AlarmName:          name("healthy-targets-below-floor"),
 		AlarmDescription:   jsii.String(fmt.Sprintf("Fewer than %s healthy targets behind the listener of %s for 3 minutes: tasks are failing their TCP health checks or not running. Check the service's events and stopped tasks.", formatNumber(*a.floor), a.path)),
-		Metric:             metrics.HealthyHostCount(&awscloudwatch.MetricOptions{Statistic: jsii.String("Minimum"), Period: minute}),
+		Metric:             s.hostCount(true, &awscloudwatch.MetricOptions{Statistic: jsii.String("Minimum"), Period: minute}),
 		Threshold:          a.floor,
 		ComparisonOperator: awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD,
 		EvaluationPeriods:  jsii.Number(3),
@@ -116,7 +115,7 @@ func (s *Service) addAlarms(a *alarmSettings) {
 	s.Alarms.UnhealthyTargets = notify(awscloudwatch.NewAlarm(s, jsii.String("UnhealthyTargetsAlarm"), &awscloudwatch.AlarmProps{
 		AlarmName:          unhealthy,
 		AlarmDescription:   jsii.String(fmt.Sprintf("A target of %s failed its health checks for 2 minutes. A deployment that trips this alarm is rolled back.", a.path)),
-		Metric:             metrics.UnHealthyHostCount(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: minute}),
+		Metric:             s.hostCount(false, &awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: minute}),
 		Threshold:          jsii.Number(0),
 		ComparisonOperator: awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD,
 		EvaluationPeriods:  jsii.Number(2),

@@ -38,6 +38,12 @@ func NewEC2Service(scope constructs.Construct, id *string, props *EC2ServiceProp
 		props = &EC2ServiceProps{}
 	}
 	v := &validator{scope: s}
+	if props.DeploymentStrategy == awsecs.DeploymentStrategy_BLUE_GREEN {
+		// "Target type: ip (for Fargate or EC2 with awsvpc network mode)",
+		// Amazon ECS developer guide, Network Load Balancer resources for
+		// blue/green deployments.
+		v.fail("DeploymentStrategy", "BLUE_GREEN", "needs ip targets, and EC2 services run in bridge mode with instance targets, which ECS blue/green deployments behind a Network Load Balancer do not support; use a Fargate service, or ROLLING")
+	}
 	props.ServiceProps.validate(v)
 	v.intRange("CPU", props.CPU, 0, 10240*4)
 	v.intRange("MemoryLimitMiB", props.MemoryLimitMiB, 6, 1<<24)

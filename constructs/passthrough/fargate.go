@@ -83,6 +83,9 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 	}
 	v.check()
 	r := props.ServiceProps.resolve(s)
+	if r.blueGreen != nil {
+		r.blueGreen.subnets = props.VpcSubnets
+	}
 	spot := valueOr(props.Spot, false)
 	arm := valueOr(props.ARM64, false)
 	subnets, platformVersion := props.VpcSubnets, props.PlatformVersion
@@ -137,6 +140,8 @@ func NewFargateService(scope constructs.Construct, id *string, props *FargateSer
 		CapacityProviderStrategies: strategies,
 		SecurityGroups:             &[]awsec2.ISecurityGroup{sg},
 		PlatformVersion:            platformVersion,
+		DeploymentStrategy:         r.deploymentStrategy(),
+		BakeTime:                   r.bakeTime(),
 	})
 	if strategies != nil {
 		r.cluster.orderCapacityProviders(svc)

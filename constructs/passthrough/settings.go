@@ -62,8 +62,9 @@ type settings struct {
 	deregistrationDelay                  awscdk.Duration
 	proxyProtocol                        bool
 
-	scaling *scalingSettings // nil without AutoScaling
-	alarms  *alarmSettings   // nil when Alarms.Disabled
+	scaling   *scalingSettings   // nil without AutoScaling
+	alarms    *alarmSettings     // nil when Alarms.Disabled
+	blueGreen *blueGreenSettings // nil for rolling deployments
 }
 
 // scalingSettings are AutoScalingProps with the defaults applied.
@@ -120,11 +121,15 @@ func (p *ServiceProps) validate(v *validator) {
 	}
 	p.AutoScaling.validate(v, valueOr(p.DesiredCount, DefaultDesiredCount))
 	p.Alarms.validate(v)
+	p.validateDeployment(v)
 	if v.err == nil && !sameVpc(p.Cluster.Vpc, p.LoadBalancer.Vpc) {
 		v.failf("LoadBalancer", *p.LoadBalancer.Node().Path(), "is in another VPC than cluster %s; an NLB can only reach targets in its own VPC", *p.Cluster.Node().Path())
 	}
 	if v.err == nil {
 		p.LoadBalancer.claimListenerPort(v, pointerOr(p.ListenerPort, DefaultListenerPort))
+	}
+	if v.err == nil && p.BlueGreen != nil && p.BlueGreen.TestListenerPort != nil {
+		p.LoadBalancer.claimTestListenerPort(v, *p.BlueGreen.TestListenerPort)
 	}
 }
 
@@ -158,6 +163,7 @@ func (p *ServiceProps) resolve(s *Service) *settings {
 		deregistrationDelay: durationOr(p.DeregistrationDelay, DefaultDeregistrationDelay),
 		proxyProtocol:       valueOr(p.ProxyProtocol, false),
 	}
+	r.blueGreen = p.resolveBlueGreen()
 	if r.logRetention == "" {
 		r.logRetention = defaultLogRetention
 	}
