@@ -237,16 +237,26 @@ func TestBlueGreenProductionListenerSurvivesChangesToOtherProps(t *testing.T) {
 	}
 	baseID, base, baseTG := listener(t, func(*passthrough.FargateServiceProps) {})
 	for name, change := range map[string]func(p *passthrough.FargateServiceProps){
-		"ContainerPort":       func(p *passthrough.FargateServiceProps) { p.ContainerPort = jsii.Number(9000) },
-		"DesiredCount":        func(p *passthrough.FargateServiceProps) { p.DesiredCount = jsii.Number(4) },
-		"HealthCheckInterval": func(p *passthrough.FargateServiceProps) { p.HealthCheckInterval = awscdk.Duration_Seconds(jsii.Number(30)) },
-		"DeregistrationDelay": func(p *passthrough.FargateServiceProps) { p.DeregistrationDelay = awscdk.Duration_Seconds(jsii.Number(30)) },
-		"ProxyProtocol":       func(p *passthrough.FargateServiceProps) { p.ProxyProtocol = jsii.Bool(true) },
-		"Image":               func(p *passthrough.FargateServiceProps) { p.Image = awsecs.ContainerImage_FromRegistry(jsii.String("example/tls:2"), nil) },
-		"CPU and memory":      func(p *passthrough.FargateServiceProps) { p.CPU, p.MemoryLimitMiB = jsii.Number(512), jsii.Number(1024) },
-		"BakeTime":            func(p *passthrough.FargateServiceProps) { p.BlueGreen.BakeTime = awscdk.Duration_Minutes(jsii.Number(60)) },
-		"TestListenerPort":    func(p *passthrough.FargateServiceProps) { p.BlueGreen.TestListenerPort = jsii.Number(10443) },
-		"ServerNames":         func(p *passthrough.FargateServiceProps) { p.BlueGreen.ServerNames = []string{"other.example.com"} },
+		"ContainerPort": func(p *passthrough.FargateServiceProps) { p.ContainerPort = jsii.Number(9000) },
+		"DesiredCount":  func(p *passthrough.FargateServiceProps) { p.DesiredCount = jsii.Number(4) },
+		"HealthCheckInterval": func(p *passthrough.FargateServiceProps) {
+			p.HealthCheckInterval = awscdk.Duration_Seconds(jsii.Number(30))
+		},
+		"DeregistrationDelay": func(p *passthrough.FargateServiceProps) {
+			p.DeregistrationDelay = awscdk.Duration_Seconds(jsii.Number(30))
+		},
+		"ProxyProtocol": func(p *passthrough.FargateServiceProps) { p.ProxyProtocol = jsii.Bool(true) },
+		"Image": func(p *passthrough.FargateServiceProps) {
+			p.Image = awsecs.ContainerImage_FromRegistry(jsii.String("example/tls:2"), nil)
+		},
+		"CPU and memory": func(p *passthrough.FargateServiceProps) {
+			p.CPU, p.MemoryLimitMiB = jsii.Number(512), jsii.Number(1024)
+		},
+		"BakeTime": func(p *passthrough.FargateServiceProps) {
+			p.BlueGreen.BakeTime = awscdk.Duration_Minutes(jsii.Number(60))
+		},
+		"TestListenerPort": func(p *passthrough.FargateServiceProps) { p.BlueGreen.TestListenerPort = jsii.Number(10443) },
+		"ServerNames":      func(p *passthrough.FargateServiceProps) { p.BlueGreen.ServerNames = []string{"other.example.com"} },
 	} {
 		t.Run(name, func(t *testing.T) {
 			id, got, tg := listener(t, change)
