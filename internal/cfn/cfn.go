@@ -169,13 +169,18 @@ type Attachment struct {
 	Container   string
 	// Port is the ContainerPort, 0 when it is not a literal number.
 	Port int
+	// Alternate marks the alternate target group of a blue/green
+	// deployment (AdvancedConfiguration.AlternateTargetGroupArn), in which
+	// ECS registers the same container's new tasks.
+	Alternate bool
 }
 
 // ServiceAttachments lists the target groups an AWS::ECS::Service registers
-// its tasks in, in the order of its LoadBalancers. Entries that name a
+// its tasks in, in the order of its LoadBalancers, followed by the
+// alternate target groups of blue/green deployments. Entries that name a
 // Classic Load Balancer (LoadBalancerName) are left out.
 func ServiceAttachments(service *Resource) []Attachment {
-	var out []Attachment
+	var out, alternates []Attachment
 	for _, lb := range List(service.Props["LoadBalancers"]) {
 		lb := Object(lb)
 		if lb["TargetGroupArn"] == nil {
@@ -185,8 +190,12 @@ func ServiceAttachments(service *Resource) []Attachment {
 		a.Container, _ = Literal(lb["ContainerName"])
 		a.Port, _ = Integer(lb["ContainerPort"])
 		out = append(out, a)
+		if alt := Object(lb["AdvancedConfiguration"])["AlternateTargetGroupArn"]; alt != nil {
+			a.TargetGroup, a.Alternate = alt, true
+			alternates = append(alternates, a)
+		}
 	}
-	return out
+	return append(out, alternates...)
 }
 
 // GetAtt splits the argument of Fn::GetAtt, which CloudFormation accepts as

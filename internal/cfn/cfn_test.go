@@ -82,6 +82,25 @@ func TestListenerToTargetGroupToService(t *testing.T) {
 	}
 }
 
+// A blue/green service registers the same container in its alternate
+// target group too, listed after the primaries.
+func TestServiceAttachmentsIncludeTheAlternateTargetGroup(t *testing.T) {
+	tpl, err := New(js(t, `{"Resources": {
+		"A": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup"},
+		"B": {"Type": "AWS::ElasticLoadBalancingV2::TargetGroup"},
+		"Service": {"Type": "AWS::ECS::Service", "Properties": {"LoadBalancers": [
+			{"TargetGroupArn": {"Ref": "A"}, "ContainerName": "app", "ContainerPort": 8443,
+			 "AdvancedConfiguration": {"AlternateTargetGroupArn": {"Ref": "B"}, "ProductionListenerRule": {"Ref": "L"}}}]}}}}`).(map[string]any))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := ServiceAttachments(tpl.Resource("Service", TypeService))
+	if len(got) != 2 || tpl.Key(got[0].TargetGroup) != "A" || got[0].Alternate ||
+		tpl.Key(got[1].TargetGroup) != "B" || !got[1].Alternate || got[1].Container != "app" || got[1].Port != 8443 {
+		t.Errorf("service attachments %+v, want app:8443 in A, then in B as the alternate", got)
+	}
+}
+
 func TestNewRejectsWhatIsNotATemplate(t *testing.T) {
 	for name, tpl := range map[string]map[string]any{
 		"NoResources":       {"Description": "x"},

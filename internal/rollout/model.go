@@ -35,7 +35,29 @@ type Settings struct {
 	// where Application Auto Scaling owns the count the MinCapacity of its
 	// ScalableTarget (see FromTemplate and Service.Count).
 	DesiredCount int
+	// BlueGreen is DeploymentConfiguration.Strategy BLUE_GREEN: all new
+	// tasks start at once in the alternate target group, and production
+	// traffic moves to them after the test traffic shift and its hooks.
+	BlueGreen bool
+	// BakeTime is DeploymentConfiguration.BakeTimeInMinutes of a blue/green
+	// service: both revisions run that long after production traffic moved.
+	BakeTime time.Duration
 }
+
+// Waits of a blue/green deployment behind a Network Load Balancer that the
+// template does not hold.
+const (
+	// NLBTrafficShiftDelay is what ECS adds to each of the TEST_TRAFFIC_SHIFT
+	// and PRODUCTION_TRAFFIC_SHIFT stages behind a Network Load Balancer
+	// ("Amazon ECS adds a 10 minute delay", Amazon ECS developer guide,
+	// Network Load Balancer resources for blue/green deployments). A
+	// rollback after production traffic moved pays it once more.
+	NLBTrafficShiftDelay = 10 * time.Minute
+	// HookRun is the longest run of Passthrough's TLS verification hook,
+	// its function's timeout (constructs/passthrough, verifyTimeoutSeconds);
+	// it usually takes a few seconds.
+	HookRun = 60 * time.Second
+)
 
 // Constants are what a template cannot hold: how the load balancer and the
 // container runtime behave. They are measured or assumed, not configured;
@@ -148,8 +170,17 @@ type Estimate struct {
 	Stop         time.Duration // StopTimeout
 	Cycle        time.Duration // Start + Registration + HealthChecks + Drain + Stop
 
-	// Rollout is Batches × Cycle: one rolling deployment.
+	// TrafficShifts, Hook and Bake are the waits of a blue/green deployment
+	// (zero for rolling): 2 × NLBTrafficShiftDelay, HookRun and BakeTime.
+	TrafficShifts, Hook, Bake time.Duration
+	// Rollout is Batches × Cycle + TrafficShifts + Hook + Bake: one rolling
+	// deployment, or one blue/green deployment, whose one batch starts every
+	// new task and, after the bake time, drains and stops every old one.
 	Rollout time.Duration
+	// Rollback is how long a blue/green rollback takes once production
+	// traffic moved: one production traffic shift back to the old tasks,
+	// which still run. Zero for rolling, whose rollback is another rollout.
+	Rollback time.Duration
 	// Serving is DeregistrationDelay + StopTimeout: how long a task keeps
 	// serving after the deployment started to stop it. It accepts new
 	// connections for at most DrainWindow of it and finishes open ones in
@@ -171,9 +202,12 @@ const RequiredSpeedup = 2.0
 // Shortfalls lists how c misses the requirement: "under 2×" when Speedup
 // is below RequiredSpeedup, "unsafe" when the service is not Safe. It is
 // empty when c meets it.
+//
+// A blue/green service is held to Safe only: it spends time on purpose, to
+// check the new tasks before production traffic reaches them.
 func (c Comparison) Shortfalls() []string {
 	var missing []string
-	if c.Speedup < RequiredSpeedup {
+	if c.Speedup < RequiredSpeedup && !c.Service.Settings.BlueGreen {
 		missing = append(missing, fmt.Sprintf("under %g×", RequiredSpeedup))
 	}
 	if !c.Service.Safe {
@@ -201,6 +235,11 @@ func Model(s Settings, c Constants) (Estimate, error) {
 		MaxRunning: n * s.MaxPercent / 100,
 	}
 	e.BatchSize = min(n, e.MaxRunning-e.MinHealthy)
+	if s.BlueGreen {
+		// The green revision scales to N beside blue, whatever the
+		// percentages.
+		e.BatchSize = n
+	}
 	if e.BatchSize <= 0 {
 		return Estimate{}, fmt.Errorf("%w: %d tasks with minimum healthy %d %% and maximum %d %% allow at most %d running and need %d healthy",
 			ErrStuck, n, s.MinHealthyPercent, s.MaxPercent, e.MaxRunning, e.MinHealthy)
@@ -214,6 +253,13 @@ func Model(s Settings, c Constants) (Estimate, error) {
 	e.Stop = s.StopTimeout
 	e.Cycle = e.Start + e.Registration + e.HealthChecks + e.Drain + e.Stop
 	e.Rollout = time.Duration(e.Batches) * e.Cycle
+	if s.BlueGreen {
+		e.TrafficShifts = 2 * NLBTrafficShiftDelay
+		e.Hook = HookRun
+		e.Bake = s.BakeTime
+		e.Rollout += e.TrafficShifts + e.Hook + e.Bake
+		e.Rollback = NLBTrafficShiftDelay
+	}
 
 	e.Serving = s.DeregistrationDelay + s.StopTimeout
 	e.DrainMargin = s.DeregistrationDelay - c.DrainWindow

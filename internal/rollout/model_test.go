@@ -251,3 +251,30 @@ func TestModelRejects(t *testing.T) {
 		})
 	}
 }
+
+// A blue/green deployment of the same service: every new task at once,
+// then the two traffic shifts ECS delays by 10 minutes each behind an NLB,
+// the TLS check and the bake time; its rollback is one shift back. It is
+// slower than the baseline on purpose, and held to Safe only.
+func TestBlueGreenCostsTwoTrafficShiftsTheHookAndTheBakeTime(t *testing.T) {
+	s := passthroughDefaults
+	s.BlueGreen, s.BakeTime = true, 10*time.Minute
+	s.MinHealthyPercent, s.MaxPercent = 100, 100 // stuck if rolling; blue/green ignores them
+	c, err := Compare(s, Baseline(2), pinned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := c.Service
+	// 310 s batch + 1200 s shifts + 60 s hook + 600 s bake.
+	if e.Batches != 1 || e.Cycle != 310*time.Second || e.TrafficShifts != 20*time.Minute || e.Hook != time.Minute ||
+		e.Bake != 10*time.Minute || e.Rollout != 2170*time.Second || e.Rollback != 10*time.Minute {
+		t.Errorf("got %+v", e)
+	}
+	if missing := c.Shortfalls(); len(missing) != 0 || verdict(c) != "blue/green: safe" {
+		t.Errorf("shortfalls %q, verdict %q; want none, blue/green: safe", missing, verdict(c))
+	}
+	s.DeregistrationDelay = time.Minute
+	if c, _ := Compare(s, Baseline(2), pinned); len(c.Shortfalls()) != 1 || c.Shortfalls()[0] != "unsafe" {
+		t.Errorf("a 60 s deregistration delay: shortfalls %q, want unsafe", c.Shortfalls())
+	}
+}

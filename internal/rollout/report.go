@@ -76,6 +76,19 @@ For N tasks, minimum healthy m %%, maximum M %%:
     serving = deregistration delay + stop timeout
     safe    = deregistration delay ≥ drain window
 
+A blue/green service (DeploymentConfiguration.Strategy BLUE_GREEN) starts
+all N new tasks at once beside the old ones, and ECS waits twice for the
+Network Load Balancer:
+
+    rollout  = (start + registration + healthy threshold × interval)
+               + test traffic shift + TLS check + production traffic shift
+               + bake time + deregistration delay + stop timeout
+    rollback = production traffic shift (the old tasks still run)
+
+It spends that time on purpose: no production connection reaches a new
+task before the TLS check passed, and a rollback during the bake time moves
+traffic back instead of starting tasks. It is held to "safe" only.
+
 Constants, the same on both sides of a comparison:
 
 | constant | value | basis |
@@ -83,6 +96,8 @@ Constants, the same on both sides of a comparison:
 | image pull and task start | %s | assumption |
 | NLB registration delay before the first health check | %s | measured, reports range %d-%d s |
 | NLB drain window: new connections after deregistration | %s | measured, AWS Support stated 180-300 s |
+| blue/green: delay ECS adds to each traffic shift behind an NLB | %s | Amazon ECS developer guide |
+| blue/green: TLS check hook, at most | %s | the hook function's timeout |
 
 N is a service's DesiredCount or, where Application Auto Scaling owns the
 count and the service has none, the MinCapacity of its ScalableTarget; each
@@ -94,7 +109,7 @@ deregistration delay 300 s, minimum healthy 50 %%, maximum 200 %%, stop timeout
 30 s. The issue requires Passthrough's defaults to roll out at least %.0f×
 faster, constants included, and to be safe.
 `, secs(c.TaskStart), secs(c.RegistrationDelay), int(ReportedRegistrationDelays[0].Seconds()), int(ReportedRegistrationDelays[1].Seconds()),
-		secs(c.DrainWindow), RequiredSpeedup)
+		secs(c.DrainWindow), secs(NLBTrafficShiftDelay), secs(HookRun), RequiredSpeedup)
 }
 
 func writeSummary(b *bytes.Buffer, rows []row) {
@@ -213,7 +228,15 @@ func writeService(b *bytes.Buffer, r row, c Constants) error {
 	line("deregistration delay", func(e Estimate) string { return secs(e.Drain) })
 	line("stop = stop timeout", func(e Estimate) string { return secs(e.Stop) })
 	line("one batch", func(e Estimate) string { return secs(e.Cycle) })
-	line("**rollout = batches × batch**", func(e Estimate) string { return "**" + secs(e.Rollout) + "**" })
+	if s.Settings.BlueGreen {
+		line("blue/green: test and production traffic shifts", func(e Estimate) string { return secs(e.TrafficShifts) })
+		line("blue/green: TLS check hook, at most", func(e Estimate) string { return secs(e.Hook) })
+		line("blue/green: bake time", func(e Estimate) string { return secs(e.Bake) })
+		line("**rollout = batch + shifts + hook + bake**", func(e Estimate) string { return "**" + secs(e.Rollout) + "**" })
+		line("rollback after the production shift", func(e Estimate) string { return secs(e.Rollback) })
+	} else {
+		line("**rollout = batches × batch**", func(e Estimate) string { return "**" + secs(e.Rollout) + "**" })
+	}
 	line("stopped task serves = deregistration delay + stop", func(e Estimate) string { return secs(e.Serving) })
 	line("drain margin = deregistration delay − drain window", func(e Estimate) string { return secs(e.DrainMargin) })
 	line("safe", func(e Estimate) string { return yesNo(e.Safe) })
@@ -361,6 +384,9 @@ func drainSentence(delay, window time.Duration, support [2]time.Duration) string
 
 func verdict(c Comparison) string {
 	missing := c.Shortfalls()
+	if len(missing) == 0 && c.Service.Settings.BlueGreen {
+		return "blue/green: safe"
+	}
 	if len(missing) == 0 {
 		return "met"
 	}

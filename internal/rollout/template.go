@@ -207,6 +207,10 @@ func readService(t *cfn.Template, svc *cfn.Resource, targets []string) (Service,
 		UnhealthyThreshold:     r.int(tg.Props, "UnhealthyThresholdCount", elbDefaultUnhealthyThreshold),
 		DeregistrationDelay:    r.seconds(cfn.Attributes(tg), deregistrationKey, elbDefaultDeregistration),
 	}
+	if strategy, _ := cfn.Literal(deployment["Strategy"]); strategy == "BLUE_GREEN" {
+		s.BlueGreen = true
+		s.BakeTime = time.Duration(r.int(deployment, "BakeTimeInMinutes", 0)) * time.Minute
+	}
 	containers := cfn.List(td.Props["ContainerDefinitions"])
 	if len(containers) == 0 {
 		return Service{}, errors.New("TaskDefinition: no ContainerDefinitions")
