@@ -178,12 +178,15 @@ func TestArchitecturesOpenExactlyTheirPaths(t *testing.T) {
 		},
 		{
 			// The internal listener (8443) admits Public's tasks only; the
-			// internet reaches the public listener (443) only.
+			// internet reaches the public listener (443) only; Public's
+			// test listener (9443) admits its TLS verification hook only,
+			// which may send nothing else.
 			stack: stacks.PublicAndInternalStack,
 			ingress: []string{
 				"LoadBalancerSecurityGroup <- 0.0.0.0/0 tcp 443-443",
 				"LoadBalancerSecurityGroup" + pathMTU,
 				"LoadBalancerSecurityGroup <- PublicSecurityGroup tcp 8443-8443",
+				"LoadBalancerSecurityGroup <- PublicVerifySecurityGroup tcp 9443-9443",
 				"PublicSecurityGroup <- LoadBalancerSecurityGroup tcp 8443-8443",
 				"InternalSecurityGroup <- LoadBalancerSecurityGroup tcp 8443-8443",
 			},
@@ -194,6 +197,8 @@ func TestArchitecturesOpenExactlyTheirPaths(t *testing.T) {
 				"PublicSecurityGroup -> 0.0.0.0/0 tcp 443-443",
 				"PublicSecurityGroup -> LoadBalancerSecurityGroup tcp 8443-8443",
 				"InternalSecurityGroup -> 0.0.0.0/0 tcp 443-443",
+				"PublicVerifySecurityGroup -> " + noEgress,
+				"PublicVerifySecurityGroup -> LoadBalancerSecurityGroup tcp 9443-9443",
 			},
 		},
 		{
@@ -398,8 +403,10 @@ func TestPublicAndInternalShareOneLoadBalancer(t *testing.T) {
 	tpl.Count(typeLoadBalancer, 1)
 	lb := findID(t, tpl, typeLoadBalancer, "LoadBalancerNLB")
 	tpl.Has(typeLoadBalancer, map[string]any{"Scheme": "internet-facing"})
-	tpl.Count(typeListener, 2)
-	tpl.Count(typeTargetGroup, 2)
+	// Public deploys blue/green: a test listener and an alternate target
+	// group besides each service's own.
+	tpl.Count(typeListener, 3)
+	tpl.Count(typeTargetGroup, 3)
 
 	// The internal port is open to Public's tasks, not to the internet.
 	lbGroup := findID(t, tpl, typeSecurityGroup, "LoadBalancerSecurityGroup")
@@ -449,7 +456,9 @@ func TestPublicAndInternalShareOneLoadBalancer(t *testing.T) {
 	var policies []string
 	for _, p := range tpl.Resources("AWS::IAM::Policy") {
 		raw, _ := json.Marshal(p["PolicyDocument"])
-		if strings.Contains(string(raw), "ec2:Describe") {
+		// The blue/green hook's role reads interfaces too, to attach its
+		// function to the VPC (TestBlueGreenExampleHookAndPermissions).
+		if strings.Contains(string(raw), "ec2:Describe") && !strings.Contains(string(raw), "PublicVerifyLogs") {
 			policies = append(policies, string(raw))
 		}
 	}

@@ -53,8 +53,16 @@ func TestExamplesTargetGroupPerService(t *testing.T) {
 		services := tpl.Resources(typeService)
 		groups := tpl.Resources(typeTargetGroup)
 		listeners := tpl.Resources(typeListener)
-		if len(groups) != len(services) || len(listeners) != len(services) {
-			t.Errorf("%d services, %d target groups, %d listeners; want one of each per service", len(services), len(groups), len(listeners))
+		// A blue/green service has a second pair: its alternate target
+		// group behind its test listener.
+		pairs := len(services)
+		for _, svc := range services {
+			if d, _ := svc["DeploymentConfiguration"].(map[string]any); d["Strategy"] == "BLUE_GREEN" {
+				pairs++
+			}
+		}
+		if len(groups) != pairs || len(listeners) != pairs {
+			t.Errorf("%d services, %d target groups, %d listeners; want one of each per service and one more per blue/green service (%d)", len(services), len(groups), len(listeners), pairs)
 		}
 		forwarded := map[string]string{}
 		for id, l := range listeners {
@@ -70,9 +78,15 @@ func TestExamplesTargetGroupPerService(t *testing.T) {
 				t.Errorf("service %s has %d load balancer attachments, want 1", id, len(lbs))
 				continue
 			}
-			tg := refOf(t, lbs[0].(map[string]any)["TargetGroupArn"])
-			if _, ok := forwarded[tg]; !ok {
-				t.Errorf("service %s is registered in target group %s, which no listener forwards to", id, tg)
+			attachment := lbs[0].(map[string]any)
+			registered := []any{attachment["TargetGroupArn"]}
+			if adv, ok := attachment["AdvancedConfiguration"].(map[string]any); ok {
+				registered = append(registered, adv["AlternateTargetGroupArn"])
+			}
+			for _, r := range registered {
+				if tg := refOf(t, r); forwarded[tg] == "" {
+					t.Errorf("service %s is registered in target group %s, which no listener forwards to", id, tg)
+				}
 			}
 		}
 		tpl.CountWith(typeTargetGroup, map[string]any{

@@ -93,6 +93,8 @@ type BlueGreen struct {
 	// VerifySecurityGroup is the hook's security group, the only peer the
 	// load balancer admits on the test listener's port.
 	VerifySecurityGroup awsec2.SecurityGroup
+	// VerifyHookRole is the role ECS assumes to invoke VerifyFunction.
+	VerifyHookRole awsiam.Role
 }
 
 // blueGreenSettings are BlueGreenProps with the defaults applied; nil for
@@ -341,13 +343,24 @@ func (s *Service) addVerifyHook(svc awsecs.BaseService, r *settings) {
 	if lb.callers.privateDNSRecord != nil {
 		fn.Node().AddDependency(lb.callers.privateDNSRecord)
 	}
-	// The role ECS assumes to invoke the hook may invoke this function and
-	// nothing else (aws-cdk-lib grants lambda:InvokeFunction on it).
+	// The role ECS assumes to invoke the hook may invoke this function, by
+	// the unqualified ARN the hook names, and nothing else. aws-cdk-lib's
+	// default role would also allow every version and alias (ARN:*).
+	invoker := awsiam.NewRole(s, jsii.String("VerifyHookRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("ecs.amazonaws.com"), nil),
+		Description: jsii.String("Passthrough blue/green: ECS runs the TLS check of " + *s.Node().Path()),
+	})
+	invoker.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("lambda:InvokeFunction"),
+		Resources: &[]*string{fn.FunctionArn()},
+	}))
 	svc.AddLifecycleHook(awsecs.NewDeploymentLifecycleLambdaTarget(fn, jsii.String("VerifyTLS"), &awsecs.DeploymentLifecycleLambdaTargetProps{
 		LifecycleStages: &[]awsecs.DeploymentLifecycleStage{awsecs.DeploymentLifecycleStage_POST_TEST_TRAFFIC_SHIFT},
+		Role:            invoker,
 	}))
 	s.BlueGreen.VerifyFunction = fn
 	s.BlueGreen.VerifySecurityGroup = sg
+	s.BlueGreen.VerifyHookRole = invoker
 }
 
 // deploymentStrategy is the ECS service's strategy: unset for rolling, so

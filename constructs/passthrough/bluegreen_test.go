@@ -109,7 +109,7 @@ func TestBlueGreenHookRunsAfterTestTrafficShiftsWithLeastPrivilege(t *testing.T)
 			"LifecycleHooks": []any{map[string]any{
 				"HookTargetArn":   getAtt(fn, "Arn"),
 				"LifecycleStages": []any{"POST_TEST_TRAFFIC_SHIFT"},
-				"RoleArn":         assertions.Match_AnyValue(),
+				"RoleArn":         getAtt(logicalID(t, f.stack, api.BlueGreen.VerifyHookRole), "Arn"),
 			}},
 		}),
 	})
@@ -134,7 +134,7 @@ func TestBlueGreenHookRunsAfterTestTrafficShiftsWithLeastPrivilege(t *testing.T)
 		"PolicyDocument": map[string]any{"Version": "2012-10-17", "Statement": []any{map[string]any{
 			"Action":   "lambda:InvokeFunction",
 			"Effect":   "Allow",
-			"Resource": []any{getAtt(fn, "Arn"), map[string]any{"Fn::Join": []any{"", []any{getAtt(fn, "Arn"), ":*"}}}},
+			"Resource": getAtt(fn, "Arn"),
 		}}},
 	})
 	tpl.Has("AWS::IAM::Role", map[string]any{

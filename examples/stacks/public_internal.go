@@ -2,6 +2,7 @@ package stacks
 
 import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -22,6 +23,9 @@ const (
 	PublicListenerPort = 443
 	// InternalListenerPort is open to Public's tasks only.
 	InternalListenerPort = 8443
+	// PublicTestListenerPort is the test listener of Public's blue/green
+	// deployments, open to its TLS verification hook only.
+	PublicTestListenerPort = 9443
 )
 
 // PublicAndInternalStackProps configures [NewPublicAndInternalStack].
@@ -37,7 +41,9 @@ type PublicAndInternalStackProps struct {
 // by Public's containers only, through the same NLB but at its private
 // addresses, which a custom resource publishes in a private hosted zone.
 // The internal listener port is not open to the internet: the NLB's security
-// group admits Public's task security group on it and nothing else.
+// group admits Public's task security group on it and nothing else. Public
+// deploys blue/green, with a test listener that admits its TLS verification
+// hook only.
 func NewPublicAndInternalStack(scope constructs.Construct, id string, props *PublicAndInternalStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	complyStrictly(stack, nil)
@@ -54,15 +60,26 @@ func NewPublicAndInternalStack(scope constructs.Construct, id string, props *Pub
 	})
 	lb.AddPrivateDNSName(zone, InternalRecordName)
 
-	newService := func(name string, port float64) *passthrough.Service {
+	newService := func(name string, port float64, blueGreen *passthrough.BlueGreenProps) *passthrough.Service {
 		service := tlsServerProps(props.Workload, cert, false)
 		service.Cluster = cluster
 		service.LoadBalancer = lb
 		service.ListenerPort = jsii.Number(port)
+		if blueGreen != nil {
+			service.DeploymentStrategy = awsecs.DeploymentStrategy_BLUE_GREEN
+			service.BlueGreen = blueGreen
+		}
 		return passthrough.NewFargateService(stack, jsii.String(name), &passthrough.FargateServiceProps{ServiceProps: service})
 	}
-	public := newService("Public", PublicListenerPort)
-	internal := newService("Internal", InternalListenerPort)
+	// Public deploys blue/green: its new tasks get test traffic first, and
+	// a hook inside the VPC checks, at the load balancer's private name,
+	// that they serve a certificate valid for that name and not about to
+	// expire before production traffic moves to them.
+	public := newService("Public", PublicListenerPort, &passthrough.BlueGreenProps{
+		TestListenerPort: jsii.Number(PublicTestListenerPort),
+		ServerNames:      []string{InternalRecordName + "." + InternalZoneName},
+	})
+	internal := newService("Internal", InternalListenerPort, nil)
 	internal.GrantConnect(public, "INTERNAL_ADDRESS")
 	acknowledgeAddressEnvironment(public, "INTERNAL_ADDRESS")
 	acknowledgePlainEnvironment(internal)

@@ -311,8 +311,15 @@ func writeSensitivity(b *bytes.Buffer, rows []row, c Constants) error {
 			fmt.Fprintf(b, " (%s)", strings.Join(met, "; "))
 		}
 		b.WriteString(". ")
-		b.WriteString(headroom(modelled))
-		b.WriteString(" ")
+		if r.service.Settings.BlueGreen {
+			// No speed-up to keep: what the sources disagree on moves
+			// the batch and the drain, not the blue/green waits.
+			fmt.Fprintf(b, "Of its %s, blue/green waits take %s whatever the constants. ", secs(modelled.Service.Rollout),
+				secs(modelled.Service.TrafficShifts+modelled.Service.Hook+modelled.Service.Bake))
+		} else {
+			b.WriteString(headroom(modelled))
+			b.WriteString(" ")
+		}
 		b.WriteString(drainSentence(r.service.Settings.DeregistrationDelay, c.DrainWindow, SupportDrainWindows))
 		b.WriteString("\n")
 	}
