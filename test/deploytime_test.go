@@ -15,7 +15,6 @@ import (
 	"strings"
 	"testing"
 
-
 	"github.com/passthrough-cdk/passthrough/examples/stacks"
 	"github.com/passthrough-cdk/passthrough/internal/cdktest"
 )
