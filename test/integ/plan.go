@@ -60,6 +60,9 @@ const addressSuffix = "_ADDRESS"
 //     (architecture 2 both ways, architecture 3's private path);
 //   - a listener that admits an address range, not the internet, is dialled
 //     from inside the VPC by its own service's task definition;
+//   - a listener that admits only security groups of no service (a
+//     blue/green test listener, for its TLS verification function) is
+//     dialled by no task;
 //   - a listener of an internet-facing load balancer that admits no internet
 //     client must refuse the test process;
 //   - every other *_ADDRESS (the PrivateLink consumer's PROVIDER_ADDRESS) is
@@ -95,6 +98,7 @@ func PlanPaths(template map[string]any) ([]PathCheck, error) {
 		}
 		var public bool
 		var callers []string
+		groupsOnly := len(p.Clients) > 0
 		for _, r := range p.Clients {
 			switch {
 			case r.Peer.AnyAddress():
@@ -102,6 +106,7 @@ func PlanPaths(template map[string]any) ([]PathCheck, error) {
 			case r.Peer.Kind == reach.PeerGroup:
 				callers = append(callers, owners[r.Peer.ID]...)
 			}
+			groupsOnly = groupsOnly && r.Peer.Kind == reach.PeerGroup
 		}
 		slices.Sort(callers)
 		callers = slices.Compact(callers)
@@ -121,6 +126,10 @@ func PlanPaths(template map[string]any) ([]PathCheck, error) {
 				c.Name = fmt.Sprintf("%s -> %s -> %s", serviceName(caller), c.dialled(), p.Service.Name)
 				checks = append(checks, c)
 			}
+		case groupsOnly:
+			// Admitted only to security groups of no ECS service: a
+			// blue/green service's test listener, which only its TLS
+			// verification function reaches. No task may dial it.
 		default:
 			c := base
 			c.From, c.Caller = FromTask, p.Service.ID

@@ -72,11 +72,13 @@ func TestPathsOfEveryExample(t *testing.T) {
 		},
 		// Architecture 3: the public listener from the internet, the
 		// private path from Public's tasks at the NLB's private addresses,
-		// and the internal port refused to the internet.
+		// and the internal port and Public's blue/green test listener
+		// refused to the internet (only the TLS check reaches the latter).
 		"PassthroughPublicAndInternalFargate": {
 			"task as Public -> lb.internal.passthrough.example:8443 -> Internal",
 			"test process -> LoadBalancerNLBB9F3A217:443 -> Public",
 			"test process -> LoadBalancerNLBB9F3A217:8443 -> Internal refused",
+			"test process -> LoadBalancerNLBB9F3A217:9443 -> Public refused",
 		},
 		// PrivateLink: each internal listener from inside its VPC, and the
 		// consumer's call through the endpoint to the provider.
