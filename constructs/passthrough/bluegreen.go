@@ -25,7 +25,11 @@ import (
 // Load Balancer resources for Amazon ECS blue/green, linear and canary
 // deployments": two target groups of target type ip (Fargate, or EC2 in
 // awsvpc mode: never bridge mode's instance targets), a production and a
-// test listener, an IPv4 load balancer.
+// test listener, an IPv4 load balancer. ECS watches the deployment alarms
+// through the bake time and rolls back when one fires ("Monitor
+// application health, performance metrics, and alarm states during the
+// bake time period. A rollback operation is initiated when issues are
+// detected", Amazon ECS blue/green service deployments workflow).
 const (
 	// DefaultBakeTimeMinutes is how long both revisions run after production
 	// traffic moved: five times the two minutes the unhealthy-targets
