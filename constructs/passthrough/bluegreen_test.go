@@ -1,6 +1,7 @@
 package passthrough_test
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -298,6 +299,22 @@ func TestBlueGreenIsRefusedWhereECSDoesNotSupportIt(t *testing.T) {
 		{"bake time in seconds", fargateWith(func(p *fargateProps) { bg(p); p.BlueGreen.BakeTime = awscdk.Duration_Seconds(jsii.Number(90)) }), "passthrough: Test/Api: BlueGreen.BakeTime 1.5min: must be a whole number of minutes from 0 to 1440 (24 hours)"},
 		{"no server names", fargateWith(func(p *fargateProps) { bg(p); p.BlueGreen.ServerNames = nil }), "passthrough: Test/Api: BlueGreen.ServerNames []: is empty; name at least one DNS name the service's certificate must be valid for (the first is sent as the TLS server name)"},
 		{"bad fingerprint", fargateWith(func(p *fargateProps) { bg(p); p.BlueGreen.CertificateFingerprints = []string{"abc"} }), `passthrough: Test/Api: BlueGreen.CertificateFingerprints "abc": is not a SHA-256 fingerprint: 64 hexadecimal digits, with or without colons`},
+		{"imported load balancer without a DNS name", func(f *fixture) {
+			f.lb = importShared(f, passthrough.LoadBalancerAttributes{InternetFacing: jsii.Bool(false)})
+			fargateWith(bg)(f)
+		}, "passthrough: Test/Api: DeploymentStrategy BLUE_GREEN: verifies the new tasks through the test listener, and needs the DNS name of imported load balancer Test/Shared; set LoadBalancerAttributes.DNSName or PrivateDNSName"},
+		{"test listener over the listener quota", func(f *fixture) {
+			f.lb = importShared(f, passthrough.LoadBalancerAttributes{InternetFacing: jsii.Bool(false), DNSName: jsii.String("shared.example"), ListenerPortsInUse: ports(2000, 49)})
+			fargateWith(bg)(f)
+		}, "passthrough: Test/Api: BlueGreen.TestListenerPort 9443: would be listener 51 on load balancer Test/Shared, over the quota of 50 listeners per Network Load Balancer"},
+		{"the hook's rule over the inbound rule quota", func(f *fixture) {
+			var clients []awsec2.IPeer
+			for i := range 60 {
+				clients = append(clients, awsec2.Peer_Ipv4(jsii.String(fmt.Sprintf("198.51.100.%d/32", i))))
+			}
+			f.lb = importShared(f, passthrough.LoadBalancerAttributes{InternetFacing: jsii.Bool(false), DNSName: jsii.String("shared.example"), AllowedClients: clients})
+			fargateWith(bg)(f)
+		}, "passthrough: Test/Api: BlueGreen.TestListenerPort 9443: would bring the security group of load balancer Test/Shared to 61 inbound rules, over the default quota of 60"},
 		{"internet-facing without a private path", func(f *fixture) {
 			lb := passthrough.NewLoadBalancer(f.stack, jsii.String("Public"), &passthrough.LoadBalancerProps{Vpc: f.cluster.Vpc})
 			p := &passthrough.FargateServiceProps{ServiceProps: f.service(443)}
