@@ -177,8 +177,8 @@ type ServiceProps struct {
 	// the new tasks in an alternate target group, checks their certificate
 	// through a test listener, then moves production traffic to them and
 	// rolls back by moving it back (configure it with BlueGreen; Fargate
-	// only, docs/rollout.md compares the two). LINEAR and CANARY are
-	// refused.
+	// only; docs/bluegreen.md, and docs/rollout.md for the time each
+	// takes). LINEAR and CANARY are refused.
 	// Default: ROLLING.
 	DeploymentStrategy awsecs.DeploymentStrategy
 	// BlueGreen configures blue/green deployments: required with
