@@ -207,6 +207,9 @@ type Service struct {
 	Alarms Alarms
 	// Scaling of the task count; nil without AutoScaling.
 	Scaling awsecs.ScalableTaskCount
+	// Rollout deploys the service when its certificate changes; nil unless
+	// Certificate.RollOut.
+	Rollout *CertificateRollout
 
 	// userSet tells whether ServiceProps.User was set, for
 	// NewStrictCompliance.
@@ -332,6 +335,7 @@ func (s *Service) attach(svc awsecs.BaseService, r *settings, targetType elbv2.T
 
 	s.addScaling(r.scaling)
 	s.addAlarms(r.alarms)
+	s.addRollout(r.rollout)
 }
 
 // Connections of the security group that admits the load balancer to the

@@ -64,6 +64,7 @@ type settings struct {
 
 	scaling *scalingSettings // nil without AutoScaling
 	alarms  *alarmSettings   // nil when Alarms.Disabled
+	rollout *rolloutSettings // nil unless Certificate.RollOut
 }
 
 // scalingSettings are AutoScalingProps with the defaults applied.
@@ -107,7 +108,7 @@ func (p *ServiceProps) validate(v *validator) {
 	v.seconds("StopTimeout", p.StopTimeout, 2, maxStopTimeout)
 	v.seconds("HealthCheckGracePeriod", p.HealthCheckGracePeriod, 0, maxHealthCheckGracePeriod)
 	p.Certificate.validate(v)
-	for _, name := range []string{EnvCertificate, EnvPrivateKey, EnvClientCA} {
+	for _, name := range []string{EnvCertificate, EnvPrivateKey, EnvKeyPassphrase, EnvClientCA} {
 		if _, plain := p.Environment[name]; plain {
 			v.failf("Environment", name, "would put key material in the template in plain text; deliver it with Certificate (or Secrets)")
 		}
@@ -194,10 +195,16 @@ func (p *ServiceProps) resolve(s *Service) *settings {
 		floor = r.scaling.minCapacity
 	}
 
+	stack := awscdk.Stack_Of(s)
+	if c := p.Certificate; c != nil && valueOr(c.RollOut, false) {
+		r.rollout = &rolloutSettings{secret: c.Secret, alarms: p.Alarms.enabled(), stack: stack, stackName: *stack.StackName(), path: *s.Node().Path()}
+		if p.Alarms.enabled() && p.Alarms != nil {
+			r.rollout.topic = p.Alarms.Topic
+		}
+	}
 	if !p.Alarms.enabled() {
 		return r
 	}
-	stack := awscdk.Stack_Of(s)
 	a := &alarmSettings{floor: floor, stack: stack, stackName: *stack.StackName(), path: *s.Node().Path()}
 	if p.Alarms != nil {
 		a.topic = p.Alarms.Topic
