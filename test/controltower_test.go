@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -86,21 +88,29 @@ func controlIDs(t testing.TB, rules string) map[string]string {
 	return ids
 }
 
-// controlTowerFailures runs every Control Tower rule on every template in
-// one cfn-guard invocation, and returns for each template name the
-// controls it fails, sorted.
+// controlTowerFailures runs every Control Tower rule on every template and
+// returns for each template name the controls it fails, sorted. cfn-guard
+// is single-threaded and spends one to three seconds on each of these
+// templates, so the templates are split across one invocation per CPU.
 func controlTowerFailures(t testing.TB, templates []example) map[string][]string {
 	t.Helper()
 	binary, rules := cfnGuard(t)
 	ids := controlIDs(t, rules)
-	dir := t.TempDir()
+	root := t.TempDir()
 	files := map[string]string{}
-	for _, ex := range templates {
+	dirs := make([]string, min(runtime.NumCPU(), len(templates)))
+	for i := range dirs {
+		dirs[i] = filepath.Join(root, strconv.Itoa(i))
+		if err := os.Mkdir(dirs[i], 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, ex := range templates {
 		raw, err := json.Marshal(ex.template)
 		if err != nil {
 			t.Fatal(err)
 		}
-		file := filepath.Join(dir, strings.ReplaceAll(ex.name, "/", "_")+".template.json")
+		file := filepath.Join(dirs[i%len(dirs)], strings.ReplaceAll(ex.name, "/", "_")+".template.json")
 		if _, dup := files[file]; dup {
 			t.Fatalf("two templates named %s", ex.name)
 		}
@@ -109,6 +119,29 @@ func controlTowerFailures(t testing.TB, templates []example) map[string][]string
 			t.Fatal(err)
 		}
 	}
+	outputs := make([][]byte, len(dirs))
+	errs := make([]error, len(dirs))
+	var wg sync.WaitGroup
+	for i, dir := range dirs {
+		wg.Go(func() { outputs[i], errs[i] = runCfnGuard(binary, rules, dir) })
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
+	}
+	failures := map[string][]string{}
+	for _, out := range outputs {
+		controlTowerParse(t, out, files, ids, failures)
+	}
+	for _, name := range files {
+		t.Errorf("cfn-guard did not report on %s", name)
+	}
+	return failures
+}
+
+// runCfnGuard runs the rules on the templates in dir and returns its JSON
+// report.
+func runCfnGuard(binary, rules, dir string) ([]byte, error) {
 	cmd := exec.Command(binary, "validate", "--rules", rules, "--data", dir,
 		"--type", "CFNTemplate", "--output-format", "json", "--show-summary", "none", "--structured")
 	var stdout, stderr bytes.Buffer
@@ -118,16 +151,22 @@ func controlTowerFailures(t testing.TB, templates []example) map[string][]string
 	// else is an error of its own.
 	var exit *exec.ExitError
 	if err != nil && !(errors.As(err, &exit) && exit.ExitCode() == 19) {
-		t.Fatalf("cfn-guard: %v\n%s", err, stderr.String())
+		return nil, fmt.Errorf("cfn-guard: %v\n%s", err, stderr.String())
 	}
+	return stdout.Bytes(), nil
+}
+
+// controlTowerParse adds the controls each template of one cfn-guard report
+// fails to failures, and removes the reported templates from files.
+func controlTowerParse(t testing.TB, stdout []byte, files, ids map[string]string, failures map[string][]string) {
+	t.Helper()
 	var results []struct {
 		Name         string                       `json:"name"`
 		NotCompliant []map[string]json.RawMessage `json:"not_compliant"`
 	}
-	if err := json.Unmarshal(stdout.Bytes(), &results); err != nil {
-		t.Fatalf("cfn-guard output: %v\n%.2000s", err, stdout.String())
+	if err := json.Unmarshal(stdout, &results); err != nil {
+		t.Fatalf("cfn-guard output: %v\n%.2000s", err, stdout)
 	}
-	failures := map[string][]string{}
 	for _, r := range results {
 		name, ok := files[r.Name]
 		if !ok {
@@ -153,10 +192,6 @@ func controlTowerFailures(t testing.TB, templates []example) map[string][]string
 		}
 		slices.Sort(failures[name])
 	}
-	for _, name := range files {
-		t.Errorf("cfn-guard did not report on %s", name)
-	}
-	return failures
 }
 
 // nonCompliantFixture breaks one control that no template here should

@@ -15,10 +15,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
-	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
-	"github.com/aws/jsii-runtime-go"
-
 	"github.com/passthrough-cdk/passthrough/examples/stacks"
 	"github.com/passthrough-cdk/passthrough/internal/cdktest"
 )
@@ -515,16 +511,9 @@ func TestExamplesExecutionRolesStayWithinTheirSuppression(t *testing.T) {
 // user running `cdk synth` sees no notice they must learn to ignore (the
 // deployment alarm, passed by a token, used to print one per service).
 func TestExampleAppSynthesizesWithoutNotices(t *testing.T) {
-	app := cdktest.NewApp(t, cdktest.AppContext(t))
-	for _, stack := range stacks.All(app) {
-		annotations := assertions.Annotations_FromStack(stack)
-		for kind, found := range map[string]*[]*cxapi.SynthesisMessage{
-			"info":    annotations.FindInfo(jsii.String("*"), assertions.Match_AnyValue()),
-			"warning": annotations.FindWarning(jsii.String("*"), assertions.Match_AnyValue()),
-		} {
-			for _, m := range *found {
-				t.Errorf("%s: %s annotation on %s: %v", *stack.StackName(), kind, *m.Id, m.Entry.Data)
-			}
+	for _, ex := range examples(t) {
+		for _, notice := range ex.notices {
+			t.Errorf("%s: %s", ex.name, notice)
 		}
 	}
 }

@@ -6,11 +6,13 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/cxapi"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/passthrough-cdk/passthrough/examples/stacks"
@@ -24,6 +26,9 @@ type example struct {
 	// golden is the template as the golden file holds it: indented JSON
 	// with volatile values normalized.
 	golden []byte
+	// notices are the info and warning annotations synthesis recorded on
+	// the stack's constructs, as "level path: message".
+	notices []string
 }
 
 var (
@@ -41,11 +46,18 @@ func synthesizeExamples(t testing.TB) []example {
 	var out []example
 	for _, stack := range all {
 		name := *stack.StackName()
-		template, ok := assembly.GetStackByName(jsii.String(name)).Template().(map[string]any)
+		artifact := assembly.GetStackByName(jsii.String(name))
+		template, ok := artifact.Template().(map[string]any)
 		if !ok {
 			t.Fatalf("stack %s: template is not a JSON object", name)
 		}
-		out = append(out, example{name: name, template: template, golden: normalize(t, template)})
+		var notices []string
+		for _, m := range *artifact.Messages() {
+			if m.Level != cxapi.SynthesisMessageLevel_ERROR {
+				notices = append(notices, fmt.Sprintf("%s %s: %v", m.Level, *m.Id, m.Entry.Data))
+			}
+		}
+		out = append(out, example{name: name, template: template, golden: normalize(t, template), notices: notices})
 	}
 	return out
 }

@@ -2,10 +2,13 @@ package test
 
 import (
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -41,91 +44,163 @@ const strictEnv = "PASSTHROUGH_README_STRICT"
 
 // readmeUsage returns the Go program of the README's "Usage" section: its
 // first code block.
-func readmeUsage(t testing.TB) string {
-	t.Helper()
+func readmeUsage() (string, error) {
 	raw, err := os.ReadFile(filepath.Join(cdktest.RepoRoot(), "README.md"))
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	section := string(raw)
 	if i := strings.Index(section, "\n## Usage\n"); i >= 0 {
 		section = section[i:]
 	} else {
-		t.Fatal("README.md has no Usage section")
+		return "", errors.New("README.md has no Usage section")
 	}
 	m := regexp.MustCompile("(?s)```go\n(.*?)```").FindStringSubmatch(section)
 	if m == nil || !strings.Contains(m[1], "package main") {
-		t.Fatal("the README's Usage section has no Go program")
+		return "", errors.New("the README's Usage section has no Go program")
 	}
-	return m[1]
+	return m[1], nil
 }
 
-// synthesizeReadmeUsage builds the README's program as a module of its own
-// that requires this repository, runs it with no CDK context (no
-// CDK_CONTEXT_JSON: no feature flag is set), and returns its templates.
-func synthesizeReadmeUsage(t testing.TB) []example {
+// The README's usage is built and run by other processes (the go command,
+// then the app with its own jsii runtime), so TestMain starts that work
+// before the first test: it runs on the second core while this package's
+// tests keep its own jsii runtime busy, instead of after them (about 15 s
+// of a cold run's critical path).
+var readmeUsageRun struct {
+	once      sync.Once
+	done      chan struct{}
+	dir       string
+	templates []example
+	err       error
+}
+
+// startReadmeUsage starts building and running the README's usage, once.
+func startReadmeUsage() {
+	readmeUsageRun.once.Do(func() {
+		readmeUsageRun.done = make(chan struct{})
+		go func() {
+			defer close(readmeUsageRun.done)
+			dir, err := os.MkdirTemp("", "readmeapp-")
+			if err != nil {
+				readmeUsageRun.err = err
+				return
+			}
+			readmeUsageRun.dir = dir
+			readmeUsageRun.templates, readmeUsageRun.err = synthesizeReadmeUsage(dir)
+		}()
+	})
+}
+
+// stopReadmeUsage waits for the README's usage run, if one was started,
+// and removes its directory.
+func stopReadmeUsage() {
+	if readmeUsageRun.done == nil {
+		return
+	}
+	<-readmeUsageRun.done
+	if readmeUsageRun.dir != "" {
+		os.RemoveAll(readmeUsageRun.dir)
+	}
+}
+
+// readmeUsageTemplates returns the README's usage templates, starting the
+// run if TestMain did not (a -run that selects few tests).
+func readmeUsageTemplates(t testing.TB) []example {
 	t.Helper()
+	startReadmeUsage()
+	<-readmeUsageRun.done
+	if readmeUsageRun.err != nil {
+		t.Fatal(readmeUsageRun.err)
+	}
+	return readmeUsageRun.templates
+}
+
+// synthesizeReadmeUsage builds the README's program in dir as a module of
+// its own that requires this repository, runs it with no CDK context (no
+// CDK_CONTEXT_JSON: no feature flag is set), and returns its templates.
+func synthesizeReadmeUsage(dir string) ([]example, error) {
 	root := cdktest.RepoRoot()
-	dir := t.TempDir()
 	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	goMod := strings.Replace(string(mod), "module github.com/passthrough-cdk/passthrough", "module readmeapp", 1)
 	goMod = strings.Replace(goMod, "ignore ./node_modules\n", "", 1)
 	goMod += "\nrequire github.com/passthrough-cdk/passthrough v0.0.0\n\nreplace github.com/passthrough-cdk/passthrough => " + root + "\n"
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	program := readmeUsage(t)
+	program, err := readmeUsage()
+	if err != nil {
+		return nil, err
+	}
 	if !strings.Contains(program, readmeOptIn) || !strings.Contains(program, "import (\n") {
-		t.Fatalf("the README's usage has no line %q to turn on", readmeOptIn)
+		return nil, fmt.Errorf("the README's usage has no line %q to turn on", readmeOptIn)
 	}
 	program = strings.Replace(program, readmeOptIn,
 		`if os.Getenv("`+strictEnv+`") != "" { `+strings.TrimPrefix(readmeOptIn, "// ")+` }`, 1)
 	program = strings.Replace(program, "import (\n", "import (\n\t\"os\"\n", 1)
 	for name, content := range map[string]string{"go.mod": goMod, "go.sum": string(sum), "main.go": program} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 	}
 	build := exec.Command("go", "build", "-o", "app", ".")
 	build.Dir = dir
 	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
 	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the README's usage: %v\n%s", err, out)
+		return nil, fmt.Errorf("build the README's usage: %v\n%s", err, out)
+	}
+	// The two variants run side by side: each is a process of its own.
+	variants := []struct{ prefix, env string }{{"README/", ""}, {"README+Strict/", strictEnv + "=1"}}
+	results := make([][]example, len(variants))
+	errs := make([]error, len(variants))
+	var wg sync.WaitGroup
+	for i, variant := range variants {
+		wg.Go(func() {
+			results[i], errs[i] = runReadmeUsage(dir, variant.prefix, variant.env)
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return slices.Concat(results...), nil
+}
+
+// runReadmeUsage runs the built README app once, with env added, and reads
+// the templates it wrote, named prefix + stack name.
+func runReadmeUsage(dir, prefix, env string) ([]example, error) {
+	out := filepath.Join(dir, "cdk.out"+strings.TrimSuffix(strings.TrimPrefix(prefix, "README"), "/"))
+	run := exec.Command(filepath.Join(dir, "app"))
+	run.Dir = dir
+	run.Env = append(withoutCDKEnv(os.Environ()), "CDK_OUTDIR="+out)
+	if env != "" {
+		run.Env = append(run.Env, env)
+	}
+	if msg, err := run.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("run the README's usage (%s): %v\n%s", prefix, err, msg)
+	}
+	files, _ := filepath.Glob(filepath.Join(out, "*.template.json"))
+	if len(files) == 0 {
+		return nil, fmt.Errorf("the README's usage (%s) synthesized no template", prefix)
 	}
 	var templates []example
-	for _, variant := range []struct{ prefix, env string }{{"README/", ""}, {"README+Strict/", strictEnv + "=1"}} {
-		out := filepath.Join(dir, "cdk.out"+strings.TrimSuffix(strings.TrimPrefix(variant.prefix, "README"), "/"))
-		run := exec.Command(filepath.Join(dir, "app"))
-		run.Dir = dir
-		run.Env = append(withoutCDKEnv(os.Environ()), "CDK_OUTDIR="+out)
-		if variant.env != "" {
-			run.Env = append(run.Env, variant.env)
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
 		}
-		if msg, err := run.CombinedOutput(); err != nil {
-			t.Fatalf("run the README's usage (%s): %v\n%s", variant.prefix, err, msg)
+		var tpl map[string]any
+		if err := json.Unmarshal(raw, &tpl); err != nil {
+			return nil, err
 		}
-		files, _ := filepath.Glob(filepath.Join(out, "*.template.json"))
-		if len(files) == 0 {
-			t.Fatalf("the README's usage (%s) synthesized no template", variant.prefix)
-		}
-		for _, f := range files {
-			raw, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var tpl map[string]any
-			if err := json.Unmarshal(raw, &tpl); err != nil {
-				t.Fatal(err)
-			}
-			name := variant.prefix + strings.TrimSuffix(filepath.Base(f), ".template.json")
-			templates = append(templates, example{name: name, template: tpl})
-		}
+		name := prefix + strings.TrimSuffix(filepath.Base(f), ".template.json")
+		templates = append(templates, example{name: name, template: tpl})
 	}
-	return templates
+	return templates, nil
 }
 
 // withoutCDKEnv drops the CDK_* variables a CDK CLI run would set, so that
@@ -164,7 +239,7 @@ func readmeEC2Stack(t testing.TB, strict bool) awscdk.Stack {
 func readmeTemplates(t *testing.T) []example {
 	t.Helper()
 	freshOnce.Do(func() {
-		freshTemplates = synthesizeReadmeUsage(t)
+		freshTemplates = slices.Clone(readmeUsageTemplates(t))
 		stack := readmeEC2Stack(t, false)
 		freshTemplates = append(freshTemplates, example{name: "README/" + *stack.StackName(), template: cdktest.TemplateOf(t, stack).JSON()})
 		stack = readmeEC2Stack(t, true)

@@ -71,10 +71,15 @@ func NewStack(t testing.TB) awscdk.Stack {
 
 // Template wraps assertions.Template so that a failed assertion fails the
 // test with the assertion's own message (which names the closest match)
-// instead of panicking.
+// instead of panicking. The template's JSON is read across jsii once and
+// kept: every Resources and JSON call used to serialize the whole template
+// in aws-cdk-lib's Node.js process and parse it again, which made a check
+// over every example cost seconds. The assertions.Template itself is made
+// only when an assertion needs it.
 type Template struct {
-	t testing.TB
-	assertions.Template
+	t          testing.TB
+	json       map[string]any
+	assertions assertions.Template
 }
 
 // TemplateOf synthesizes stack.
@@ -84,19 +89,27 @@ func TemplateOf(t testing.TB, stack awscdk.Stack) *Template {
 	if err := catch(func() { tpl = assertions.Template_FromStack(stack, nil) }); err != nil {
 		t.Fatalf("synthesize %s: %v", *stack.StackName(), err)
 	}
-	return &Template{t: t, Template: tpl}
+	return &Template{t: t, json: *tpl.ToJSON(), assertions: tpl}
 }
 
-// TemplateFromJSON wraps an already synthesized template.
+// TemplateFromJSON wraps an already synthesized template. The template is
+// shared, not copied: checks read it, none may change it.
 func TemplateFromJSON(t testing.TB, template map[string]any) *Template {
-	t.Helper()
-	return &Template{t: t, Template: assertions.Template_FromJSON(&template, nil)}
+	return &Template{t: t, json: template}
+}
+
+// Assertions is aws-cdk-lib's assertions.Template of the template.
+func (tp *Template) Assertions() assertions.Template {
+	if tp.assertions == nil {
+		tp.assertions = assertions.Template_FromJSON(&tp.json, nil)
+	}
+	return tp.assertions
 }
 
 // Has asserts that a resource of type typ has properties matching props.
 func (tp *Template) Has(typ string, props map[string]any) {
 	tp.t.Helper()
-	if err := catch(func() { tp.HasResourceProperties(jsii.String(typ), props) }); err != nil {
+	if err := catch(func() { tp.Assertions().HasResourceProperties(jsii.String(typ), props) }); err != nil {
 		tp.t.Errorf("%s: %v", typ, err)
 	}
 }
@@ -104,7 +117,7 @@ func (tp *Template) Has(typ string, props map[string]any) {
 // Count asserts the number of resources of type typ.
 func (tp *Template) Count(typ string, n int) {
 	tp.t.Helper()
-	if err := catch(func() { tp.ResourceCountIs(jsii.String(typ), jsii.Number(float64(n))) }); err != nil {
+	if err := catch(func() { tp.Assertions().ResourceCountIs(jsii.String(typ), jsii.Number(float64(n))) }); err != nil {
 		tp.t.Errorf("%s: %v", typ, err)
 	}
 }
@@ -113,7 +126,7 @@ func (tp *Template) Count(typ string, n int) {
 // match props.
 func (tp *Template) CountWith(typ string, props map[string]any, n int) {
 	tp.t.Helper()
-	if err := catch(func() { tp.ResourcePropertiesCountIs(jsii.String(typ), props, jsii.Number(float64(n))) }); err != nil {
+	if err := catch(func() { tp.Assertions().ResourcePropertiesCountIs(jsii.String(typ), props, jsii.Number(float64(n))) }); err != nil {
 		tp.t.Errorf("%s: %v", typ, err)
 	}
 }
@@ -121,13 +134,12 @@ func (tp *Template) CountWith(typ string, props map[string]any, n int) {
 // Resources returns the logical IDs and properties of the resources of type
 // typ.
 func (tp *Template) Resources(typ string) map[string]map[string]any {
-	tp.t.Helper()
-	return ResourcesOf(tp.JSON(), typ)
+	return ResourcesOf(tp.json, typ)
 }
 
 // JSON is the whole template.
 func (tp *Template) JSON() map[string]any {
-	return *tp.ToJSON()
+	return tp.json
 }
 
 // ResourcesOf returns the logical IDs and properties of the resources of
