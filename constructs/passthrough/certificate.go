@@ -4,6 +4,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -74,6 +75,11 @@ type Certificate struct {
 	// Default: false; put the new value, then run
 	// aws ecs update-service --force-new-deployment.
 	RollOut *bool
+
+	// ready is what a service must wait for before its tasks can read the
+	// secret (an ExportedCertificate's initial export); nil for a secret
+	// that already holds its value.
+	ready constructs.IDependable
 }
 
 func (c *Certificate) validate(v *validator) {

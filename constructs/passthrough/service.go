@@ -336,6 +336,9 @@ func (s *Service) attach(svc awsecs.BaseService, r *settings, targetType elbv2.T
 	s.addScaling(r.scaling)
 	s.addAlarms(r.alarms)
 	s.addRollout(r.rollout)
+	if r.certificateReady != nil {
+		svc.Node().AddDependency(r.certificateReady)
+	}
 }
 
 // Connections of the security group that admits the load balancer to the

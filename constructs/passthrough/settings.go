@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -36,7 +37,10 @@ type settings struct {
 	secrets map[string]awsecs.Secret
 	// certificateKey is the certificate secret's customer managed key, which
 	// the execution role may decrypt with; nil without one.
-	certificateKey         awskms.IKey
+	certificateKey awskms.IKey
+	// certificateReady is what the service waits for before it starts
+	// (Certificate.ready); nil when nothing.
+	certificateReady       constructs.IDependable
 	logRetention           awslogs.RetentionDays
 	stopTimeout            awscdk.Duration
 	healthCheck            *awsecs.HealthCheck
@@ -175,6 +179,7 @@ func (p *ServiceProps) resolve(s *Service) *settings {
 				r.secrets[k] = v
 			}
 			r.certificateKey = c.EncryptionKey
+			r.certificateReady = c.ready
 		}
 	}
 
