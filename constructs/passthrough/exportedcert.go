@@ -14,7 +14,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsroute53"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
-	"github.com/aws/aws-cdk-go/awscdk/v2/triggers"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
@@ -86,7 +85,7 @@ type ExportedCertificate struct {
 	Function awslambda.Function
 	// InitialExport runs Function once during deployment, so that the
 	// secret holds the certificate before a service that reads it starts.
-	InitialExport triggers.Trigger
+	InitialExport awscdk.CustomResource
 	// ExportFailedAlarm fires when an export fails; OutOfSyncAlarm when
 	// the secret has not held ACM's issued certificate for three
 	// consecutive reconciles.
@@ -135,7 +134,28 @@ func NewExportedCertificate(scope constructs.Construct, id *string, props *Expor
 	suppressNag(e.Secret, nagSuppression{id: "AwsSolutions-SMG4", reason: "ACM renews the certificate and the export function puts each renewal; a Secrets Manager rotation function has nothing to rotate"})
 	suppressNag(e.Passphrase, nagSuppression{id: "AwsSolutions-SMG4", reason: "The passphrase protects the exported key at rest beside the secret's own KMS encryption; changing it means exporting again, which ACM charges nothing for but the services would roll for nothing"})
 
-	logs := awslogs.NewLogGroup(e, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: awslogs.RetentionDays_ONE_MONTH})
+	logs := awslogs.NewLogGroup(e, jsii.String("Logs"), &awslogs.LogGroupProps{Retention: defaultLogRetention})
+	// Exactly what the export does: read the certificate's state and
+	// export it, read the passphrase, read and write the certificate
+	// secret, write its own log group; no AWS managed policy.
+	role := awsiam.NewRole(e, jsii.String("FunctionRole"), &awsiam.RoleProps{
+		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		Description: jsii.String(fmt.Sprintf("Passthrough certificate export of %s: exports one ACM certificate into one secret", path)),
+	})
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("acm:DescribeCertificate", "acm:ExportCertificate"),
+		Resources: &[]*string{e.ACM.CertificateArn()},
+	}))
+	e.Passphrase.GrantRead(role, nil)
+	e.Secret.GrantRead(role, nil)
+	// PutSecretValue alone: aws-cdk-lib's GrantWrite would add
+	// UpdateSecret and UpdateSecretVersionStage, which the export never
+	// calls.
+	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+		Actions:   jsii.Strings("secretsmanager:PutSecretValue"),
+		Resources: &[]*string{e.Secret.SecretArn()},
+	}))
+	logs.GrantWrite(role)
 	e.Function = newGoFunction(e, "Function", "ExportedCertificate", "certexport", &awslambda.FunctionProps{
 		Description: jsii.String(fmt.Sprintf("Exports %s from ACM into its secret when the serial differs", path)),
 		Timeout:     awscdk.Duration_Minutes(jsii.Number(1)),
@@ -143,6 +163,7 @@ func NewExportedCertificate(scope constructs.Construct, id *string, props *Expor
 		// One export at a time; the event and the schedule may still
 		// overlap, which the function's version token makes harmless.
 		ReservedConcurrentExecutions: jsii.Number(1),
+		Role:                         role,
 		LogGroup:                     logs,
 		Environment: &map[string]*string{
 			"CERTIFICATE_ARN":        e.ACM.CertificateArn(),
@@ -151,16 +172,6 @@ func NewExportedCertificate(scope constructs.Construct, id *string, props *Expor
 			"METRIC_NAMESPACE":       jsii.String(CertificateMetricNamespace),
 		},
 	})
-	role := e.Function.Role()
-	// Exactly what the export does: read the certificate's state and
-	// export it, read the passphrase, read and write the certificate secret.
-	role.AddToPrincipalPolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions:   jsii.Strings("acm:DescribeCertificate", "acm:ExportCertificate"),
-		Resources: &[]*string{e.ACM.CertificateArn()},
-	}))
-	e.Passphrase.GrantRead(role, nil)
-	e.Secret.GrantRead(role, nil)
-	e.Secret.GrantWrite(role)
 
 	rule := awsevents.NewRule(e, jsii.String("AvailableRule"), &awsevents.RuleProps{
 		Description: jsii.String(fmt.Sprintf("ACM issued or renewed the certificate of %s: export it", path)),
@@ -177,12 +188,17 @@ func NewExportedCertificate(scope constructs.Construct, id *string, props *Expor
 	})
 	schedule.AddTarget(awseventstargets.NewLambdaFunction(e.Function, nil))
 
-	e.InitialExport = triggers.NewTrigger(e, jsii.String("InitialExport"), &triggers.TriggerProps{
-		Handler:                e.Function,
-		ExecuteAfter:           &[]constructs.Construct{e.ACM, e.Secret, e.Passphrase, e.Function},
-		ExecuteOnHandlerChange: jsii.Bool(false),
-		Timeout:                awscdk.Duration_Minutes(jsii.Number(1)),
+	// A custom resource whose service token is the function itself: the
+	// services wait for it, and CloudFormation for the function's answer
+	// (functions/certexport/cfn.go), so no service starts before its
+	// secret holds the certificate. A new certificate (its ARN) exports
+	// again.
+	e.InitialExport = awscdk.NewCustomResource(e, jsii.String("InitialExport"), &awscdk.CustomResourceProps{
+		ServiceToken: e.Function.FunctionArn(),
+		ResourceType: jsii.String("Custom::PassthroughCertificateExport"),
+		Properties:   &map[string]any{"CertificateArn": e.ACM.CertificateArn()},
 	})
+	e.InitialExport.Node().AddDependency(role, e.Secret, e.Passphrase)
 
 	name := func(what string) *string { return jsii.String(alarmName(stack, path, what)) }
 	e.ExportFailedAlarm = awscloudwatch.NewAlarm(e, jsii.String("ExportFailedAlarm"), &awscloudwatch.AlarmProps{

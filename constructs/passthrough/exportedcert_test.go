@@ -97,7 +97,8 @@ func TestExportFunctionRoleAllowsExactlyTheExport(t *testing.T) {
 		`["acm:DescribeCertificate","acm:ExportCertificate"] on {"Ref":"` + certID + `"}`,
 		`["secretsmanager:GetSecretValue","secretsmanager:DescribeSecret"] on {"Ref":"` + logicalID(t, f.stack, cert.Passphrase) + `"}`,
 		`["secretsmanager:GetSecretValue","secretsmanager:DescribeSecret"] on {"Ref":"` + logicalID(t, f.stack, cert.Secret) + `"}`,
-		`["secretsmanager:PutSecretValue","secretsmanager:UpdateSecret","secretsmanager:UpdateSecretVersionStage"] on {"Ref":"` + logicalID(t, f.stack, cert.Secret) + `"}`,
+		`"secretsmanager:PutSecretValue" on {"Ref":"` + logicalID(t, f.stack, cert.Secret) + `"}`,
+		`["logs:CreateLogStream","logs:PutLogEvents"] on {"Fn::GetAtt":["` + logicalID(t, f.stack, cert.Node().TryFindChild(jsii.String("Logs"))) + `","Arn"]}`,
 	}
 	sort.Strings(want)
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
@@ -130,7 +131,7 @@ func TestExportRunsOnACMsEventOnASchedule_AndBeforeTheServiceStarts(t *testing.T
 	}
 	deps := dependsOn(t, tpl, logicalID(t, f.stack, svc.Service))
 	trigger := ""
-	for id := range tpl.Resources("Custom::Trigger") {
+	for id := range tpl.Resources("Custom::PassthroughCertificateExport") {
 		trigger = id
 	}
 	if trigger == "" || !deps[trigger] {

@@ -122,11 +122,13 @@ func (s *Service) addRollout(r *rolloutSettings) {
 		},
 		TracingEnabled: jsii.Bool(true),
 	})
-	suppressNag(ro.StateMachine.Role(), nagSuppression{
-		id:        "AwsSolutions-IAM5",
-		reason:    "Step Functions delivers logs and X-Ray traces only with these actions on all resources (Step Functions developer guide, IAM policies for logging to CloudWatch Logs and for X-Ray); ecs:UpdateService is on the service's ARN alone",
-		appliesTo: []string{"Resource::*"},
-	})
+	if policy := ro.StateMachine.Role().Node().TryFindChild(jsii.String("DefaultPolicy")); policy != nil {
+		suppressNag(policy, nagSuppression{
+			id:        "AwsSolutions-IAM5",
+			reason:    "Step Functions delivers logs and X-Ray traces only with these actions on all resources (Step Functions developer guide, IAM policies for CloudWatch Logs and for X-Ray); ecs:UpdateService is on the service's ARN alone",
+			appliesTo: []string{"Resource::*"},
+		})
+	}
 
 	ro.Rule = awsevents.NewRule(s, jsii.String("RolloutRule"), &awsevents.RuleProps{
 		Description: jsii.String(fmt.Sprintf("The certificate secret of %s has a new AWSCURRENT value: roll the service out", r.path)),

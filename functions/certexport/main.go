@@ -12,7 +12,9 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"time"
 
@@ -41,8 +43,32 @@ func main() {
 	}
 	namespace := os.Getenv(envMetricNamespace)
 	lambda.Start(func(ctx context.Context, event json.RawMessage) error {
+		if r := parseCFNRequest(event); r != nil {
+			return handleCFN(ctx, e, namespace, r, http.DefaultClient, os.Stdout, time.Now)
+		}
 		return handle(ctx, e, namespace, event, os.Stdout, time.Now)
 	})
+}
+
+// handleCFN runs the initial export for CloudFormation: a reconcile on
+// Create and Update, nothing on Delete (the secret goes with the stack),
+// and the outcome PUT to the response URL, so that a failed export fails
+// the deployment before a service starts without its certificate.
+func handleCFN(ctx context.Context, e *exporter, namespace string, r *cfnRequest, client *http.Client, w interface{ Write([]byte) (int, error) }, now func() time.Time) error {
+	var err error
+	if r.RequestType != "Delete" {
+		err = handle(ctx, e, namespace, json.RawMessage(`{"detail-type":"CloudFormation `+r.RequestType+`"}`), w, now)
+		// Services start right after: the secret must hold a certificate
+		// now, not at the next reconcile.
+		if err == nil {
+			if serial, serr := e.secretSerial(ctx); serr != nil {
+				err = serr
+			} else if serial == "" {
+				err = errors.New("the certificate secret holds no certificate: ACM has not issued it (see its status in ACM)")
+			}
+		}
+	}
+	return respond(ctx, client, r, r.physicalID(e.certificateSecret), err)
 }
 
 // lambdaConfig reads the region and the function role's credentials from
