@@ -16,9 +16,11 @@ import (
 )
 
 // A certificate change reaches a service only through a new deployment:
-// ECS reads a container's secrets when the container starts ("the secret
-// is ... retrieved when the task is started"; a running task keeps the
-// value it started with). The rollout below starts that deployment when
+// "Sensitive data is injected into your container when the container is
+// initially started. If the secret is subsequently updated or rotated, the
+// container will not receive the updated value automatically" (Amazon ECS
+// developer guide, "Pass Secrets Manager secrets through Amazon ECS
+// environment variables"). The rollout below starts that deployment when
 // the secret's AWSCURRENT label moves, with no code to run:
 //
 //	Secrets Manager ── "Secret Label Updated", labelUpdated AWSCURRENT ──▶ EventBridge rule
