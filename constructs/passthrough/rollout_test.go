@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsecs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
@@ -207,5 +208,34 @@ func TestKeyPassphraseArrivesAsASecretOfItsOwn(t *testing.T) {
 	raw, _ := json.Marshal(f.template(t).JSON())
 	if !strings.Contains(string(raw), `{"Name":"TLS_KEY_PASSPHRASE","ValueFrom":"`+passArn+`"}`) {
 		t.Error("no TLS_KEY_PASSPHRASE secret from the passphrase secret's whole value")
+	}
+}
+
+func TestKeyPassphraseIsRefusedInPlainEnvironmentAndTwice(t *testing.T) {
+	runInvalid(t, []invalidCase{
+		{"passphrase in the plain environment", serviceWith(func(p *serviceProps) {
+			p.Environment = map[string]*string{"TLS_KEY_PASSPHRASE": jsii.String("hunter2")}
+		}), "passthrough: Test/Api: Environment TLS_KEY_PASSPHRASE: would put key material in the template in plain text; deliver it with Certificate (or Secrets)"},
+		{"passphrase from Certificate and Secrets", func(f *fixture) {
+			p := f.service(443)
+			secret := certSecret(f)
+			p.Certificate = &passthrough.Certificate{Secret: secret, KeyPassphrase: secret}
+			p.Secrets = map[string]awsecs.Secret{"TLS_KEY_PASSPHRASE": awsecs.Secret_FromSecretsManager(p.Certificate.Secret, nil)}
+			newFargate(f, "Api", p, 256, 512)
+		}, "passthrough: Test/Api: Secrets TLS_KEY_PASSPHRASE: is also set by Certificate; set it in one place"},
+	})
+}
+
+// Without Certificate.KeyPassphrase, the passphrase may come through
+// Secrets: Certificate does not set it.
+func TestKeyPassphraseMayComeThroughSecretsWithoutKeyPassphrase(t *testing.T) {
+	f := newFixture(t, false)
+	p := f.service(443)
+	p.Certificate = &passthrough.Certificate{Secret: certSecret(f)}
+	p.Secrets = map[string]awsecs.Secret{"TLS_KEY_PASSPHRASE": awsecs.Secret_FromSecretsManager(p.Certificate.Secret, jsii.String("passphrase"))}
+	newFargate(f, "Api", p, 256, 512)
+	raw, _ := json.Marshal(f.template(t).JSON())
+	if !strings.Contains(string(raw), `"Name":"TLS_KEY_PASSPHRASE"`) {
+		t.Error("TLS_KEY_PASSPHRASE from Secrets is missing")
 	}
 }

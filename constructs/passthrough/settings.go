@@ -116,7 +116,7 @@ func (p *ServiceProps) validate(v *validator) {
 		if _, plain := p.Environment[name]; plain {
 			v.failf("Environment", name, "would put key material in the template in plain text; deliver it with Certificate (or Secrets)")
 		}
-		if _, dup := p.Secrets[name]; dup && p.Certificate != nil {
+		if _, dup := p.Secrets[name]; dup && p.Certificate != nil && (name != EnvKeyPassphrase || p.Certificate.KeyPassphrase != nil) {
 			v.failf("Secrets", name, "is also set by Certificate; set it in one place")
 		}
 	}
