@@ -38,7 +38,7 @@ TOOLS := node_modules/.tools-installed
 # descend into it, nor into test/integ or templates.
 TLSSERVER := examples/tlsserver
 
-.PHONY: synth test lint format test-root test-tlsserver integ-check fuzz attack templates tools clean
+.PHONY: synth test lint format test-root test-tlsserver test-functions integ-check fuzz attack templates tools clean
 
 # How many inputs `make fuzz` tries on the props validation (about a minute
 # on 2 cores). A count, not a duration: Go 1.26's fuzzing coordinator can
@@ -59,7 +59,7 @@ synth: $(TOOLS)
 # deadlines, so the compile of another module fills the gaps (docs/ci.md has
 # the figures).
 test: $(TOOLS)
-	$(MAKE) --no-print-directory -j4 -O lint format test-root test-tlsserver integ-check
+	$(MAKE) --no-print-directory -j4 -O lint format test-root test-tlsserver test-functions integ-check
 
 format:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
@@ -75,6 +75,11 @@ test-root: $(TOOLS)
 
 test-tlsserver:
 	cd $(TLSSERVER) && go vet ./... && go test -count=1 ./...
+
+# The Lambda functions' module (functions/, its own go.mod): vet and unit
+# tests on fake AWS clients; the constructs' tests build the functions too.
+test-functions:
+	cd functions && go vet ./... && go test -count=1 ./...
 
 # The deploy tests (test/integ, a module of its own so that the AWS SDK never
 # becomes a requirement of the library) need an AWS account to run; here
