@@ -76,7 +76,8 @@ test-root: $(TOOLS)
 test-tlsserver:
 	cd $(TLSSERVER) && go vet ./... && go test -count=1 ./...
 
-# The Lambda functions' module (functions/README.md), tested on the host.
+# The Lambda functions' module (functions/, its own go.mod): vet and unit
+# tests on fake AWS clients; the constructs' tests build the functions too.
 test-functions:
 	cd functions && go vet ./... && go test -count=1 ./...
 

@@ -2,6 +2,7 @@ package test
 
 import (
 	"encoding/json"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -55,6 +56,10 @@ func TestExamplesDeliverCertificatesAsSecrets(t *testing.T) {
 	forEachExample(t, func(t *testing.T, tpl *cdktest.Template) {
 		params, _ := tpl.JSON()["Parameters"].(map[string]any)
 		p, ok := params["CertificateSecretArn"].(map[string]any)
+		if !ok && len(tpl.Resources("AWS::CertificateManager::Certificate")) > 0 {
+			checkExportedCertificateSecrets(t, tpl)
+			return
+		}
 		if !ok {
 			t.Fatal("no CertificateSecretArn parameter")
 		}
@@ -83,6 +88,37 @@ func TestExamplesDeliverCertificatesAsSecrets(t *testing.T) {
 			t.Error("the template contains PEM material")
 		}
 	})
+}
+
+// checkExportedCertificateSecrets: a stack whose certificate is ACM's
+// (passthrough.NewExportedCertificate) delivers certificate and encrypted
+// key from a secret it creates, and the passphrase from another, both as
+// ECS secrets; no parameter has a default.
+func checkExportedCertificateSecrets(t *testing.T, tpl *cdktest.Template) {
+	t.Helper()
+	for name, p := range tpl.JSON()["Parameters"].(map[string]any) {
+		if _, hasDefault := p.(map[string]any)["Default"]; hasDefault && !strings.HasPrefix(name, "BootstrapVersion") && !strings.HasPrefix(name, "SsmParameterValue") {
+			t.Errorf("parameter %s has a default", name)
+		}
+	}
+	secrets := tpl.Resources("AWS::SecretsManager::Secret")
+	for name, c := range containers(tpl) {
+		got := nameValues(c["Secrets"])
+		for _, v := range []string{"TLS_CERT", "TLS_KEY", "TLS_KEY_PASSPHRASE"} {
+			// {"Ref": S} for a whole secret, Fn::Join of it and ":field::"
+			// for a JSON field.
+			arn, _ := json.Marshal(got[v])
+			m := regexp.MustCompile(`^(?:\{"Fn::Join":\["",\[)?\{"Ref":"([A-Za-z0-9]+)"\}(?:,":[A-Za-z]+::"\]\]\})?$`).FindStringSubmatch(string(arn))
+			if len(m) == 0 || secrets[m[1]] == nil {
+				t.Errorf("%s: secret %s comes from %s, not from a secret of the stack", name, v, arn)
+			}
+		}
+		for env := range nameValues(c["Environment"]) {
+			if strings.HasPrefix(env, "TLS_") {
+				t.Errorf("%s: %s is in plain environment", name, env)
+			}
+		}
+	}
 }
 
 // A stopped task loses no connection: the deregistration delay covers the

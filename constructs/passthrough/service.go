@@ -223,6 +223,9 @@ type Service struct {
 	// BlueGreen are the resources of blue/green deployments; nil when the
 	// service deploys rolling.
 	BlueGreen *BlueGreen
+	// Rollout deploys the service when its certificate changes; nil unless
+	// Certificate.RollOut.
+	Rollout *CertificateRollout
 
 	// userSet tells whether ServiceProps.User was set, for
 	// NewStrictCompliance.
@@ -354,6 +357,10 @@ func (s *Service) attach(svc awsecs.BaseService, r *settings, targetType elbv2.T
 
 	s.addScaling(r.scaling)
 	s.addAlarms(r.alarms)
+	s.addRollout(r.rollout)
+	if r.certificateReady != nil {
+		svc.Node().AddDependency(r.certificateReady)
+	}
 }
 
 // Connections of the security group that admits the load balancer to the

@@ -8,6 +8,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -36,7 +37,10 @@ type settings struct {
 	secrets map[string]awsecs.Secret
 	// certificateKey is the certificate secret's customer managed key, which
 	// the execution role may decrypt with; nil without one.
-	certificateKey         awskms.IKey
+	certificateKey awskms.IKey
+	// certificateReady is what the service waits for before it starts
+	// (Certificate.ready); nil when nothing.
+	certificateReady       constructs.IDependable
 	logRetention           awslogs.RetentionDays
 	stopTimeout            awscdk.Duration
 	healthCheck            *awsecs.HealthCheck
@@ -64,6 +68,7 @@ type settings struct {
 
 	scaling   *scalingSettings   // nil without AutoScaling
 	alarms    *alarmSettings     // nil when Alarms.Disabled
+	rollout   *rolloutSettings   // nil unless Certificate.RollOut
 	blueGreen *blueGreenSettings // nil for rolling deployments
 }
 
@@ -108,11 +113,11 @@ func (p *ServiceProps) validate(v *validator) {
 	v.seconds("StopTimeout", p.StopTimeout, 2, maxStopTimeout)
 	v.seconds("HealthCheckGracePeriod", p.HealthCheckGracePeriod, 0, maxHealthCheckGracePeriod)
 	p.Certificate.validate(v)
-	for _, name := range []string{EnvCertificate, EnvPrivateKey, EnvClientCA} {
+	for _, name := range []string{EnvCertificate, EnvPrivateKey, EnvKeyPassphrase, EnvClientCA} {
 		if _, plain := p.Environment[name]; plain {
 			v.failf("Environment", name, "would put key material in the template in plain text; deliver it with Certificate (or Secrets)")
 		}
-		if _, dup := p.Secrets[name]; dup && p.Certificate != nil {
+		if _, dup := p.Secrets[name]; dup && p.Certificate != nil && (name != EnvKeyPassphrase || p.Certificate.KeyPassphrase != nil) {
 			v.failf("Secrets", name, "is also set by Certificate; set it in one place")
 		}
 	}
@@ -180,6 +185,7 @@ func (p *ServiceProps) resolve(s *Service) *settings {
 				r.secrets[k] = v
 			}
 			r.certificateKey = c.EncryptionKey
+			r.certificateReady = c.ready
 		}
 	}
 
@@ -200,10 +206,16 @@ func (p *ServiceProps) resolve(s *Service) *settings {
 		floor = r.scaling.minCapacity
 	}
 
+	stack := awscdk.Stack_Of(s)
+	if c := p.Certificate; c != nil && valueOr(c.RollOut, false) {
+		r.rollout = &rolloutSettings{secret: c.Secret, alarms: p.Alarms.enabled(), stack: stack, stackName: *stack.StackName(), path: *s.Node().Path()}
+		if p.Alarms.enabled() && p.Alarms != nil {
+			r.rollout.topic = p.Alarms.Topic
+		}
+	}
 	if !p.Alarms.enabled() {
 		return r
 	}
-	stack := awscdk.Stack_Of(s)
 	a := &alarmSettings{floor: floor, stack: stack, stackName: *stack.StackName(), path: *s.Node().Path()}
 	if p.Alarms != nil {
 		a.topic = p.Alarms.Topic

@@ -88,6 +88,9 @@ func NewPublicServicesStack(scope constructs.Construct, id string, props *Public
 		service.LoadBalancer = lb
 		service.ListenerPort = jsii.Number(svc.listenerPort)
 		service.Alarms = &passthrough.AlarmProps{Topic: ops}
+		// A new value of the certificate secret rolls each service out by
+		// itself; the deployments' completion reaches the ops topic.
+		service.Certificate.RollOut = jsii.Bool(true)
 		if svc.autoScaling {
 			service.AutoScaling = &passthrough.AutoScalingProps{MaxCapacity: jsii.Number(6)}
 		}

@@ -46,6 +46,7 @@ const (
 	PublicAndInternalStack       = "PassthroughPublicAndInternalFargate"
 	PrivateLinkProviderStack     = "PassthroughPrivateLinkProvider"
 	PrivateLinkConsumerStack     = "PassthroughPrivateLinkConsumer"
+	ACMCertificateStack          = "PassthroughACMCertificateFargate"
 )
 
 // Names lists every example stack, in the order All adds them.
@@ -57,6 +58,7 @@ var Names = []string{
 	PublicAndInternalStack,
 	PrivateLinkProviderStack,
 	PrivateLinkConsumerStack,
+	ACMCertificateStack,
 }
 
 // All adds every example stack to app. The stacks are environment-agnostic:
@@ -132,6 +134,11 @@ func New(app awscdk.App, name string) awscdk.Stack {
 	case PrivateLinkConsumerStack:
 		return NewPrivateLinkConsumerStack(app, name, &PrivateLinkConsumerStackProps{
 			StackProps: describe("Passthrough over PrivateLink, consumer: a TLS service calling the provider through an interface VPC endpoint"),
+			Workload:   DefaultWorkload(app),
+		})
+	case ACMCertificateStack:
+		return NewACMCertificateStack(app, name, &ACMCertificateStackProps{
+			StackProps: describe("Passthrough architecture 1 with an exportable ACM certificate: ACM issues and renews it, a function exports it into the container's secret, each export rolls the service out"),
 			Workload:   DefaultWorkload(app),
 		})
 	}
@@ -230,7 +237,10 @@ const shutdownTimeoutSeconds = passthrough.DefaultStopTimeout - 15
 // metric, is left to Passthrough's default (stack and path), which keeps
 // the services of the same name in different example stacks apart.
 func tlsServerProps(workload Workload, cert awssecretsmanager.ISecret, mutualTLS bool) passthrough.ServiceProps {
-	certificate := &passthrough.Certificate{Secret: cert}
+	var certificate *passthrough.Certificate
+	if cert != nil {
+		certificate = &passthrough.Certificate{Secret: cert}
+	}
 	if mutualTLS {
 		certificate.ClientCAField = jsii.String("clientCA")
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -189,6 +190,15 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	case keyPEM == nil:
 		return nil, errors.New("TLS_KEY is not set: provide the PEM private key in TLS_KEY, or its path in TLS_KEY_FILE")
 	}
+	// An encrypted PKCS#8 key, as ACM exports it, comes with its passphrase
+	// in a second secret value (encryptedkey.go).
+	passphrase, err := readSecret(getenv, "TLS_KEY_PASSPHRASE")
+	if err != nil {
+		return nil, err
+	}
+	if keyPEM, err = decryptKeyPEM(keyPEM, passphrase); err != nil {
+		return nil, fmt.Errorf("TLS_KEY: %w", err)
+	}
 	cert, err := tls.X509KeyPair(certPEM, keyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("TLS_CERT/TLS_KEY: %w", err)
@@ -235,6 +245,31 @@ func readPEM(getenv func(string) string, name string) ([]byte, error) {
 		if !strings.Contains(value, "\n") {
 			value = strings.ReplaceAll(value, `\n`, "\n")
 		}
+		return []byte(value), nil
+	}
+	return nil, nil
+}
+
+// readSecret is readPEM for a value that is not PEM, a passphrase: taken
+// as it is, except for one trailing newline, which a file written by
+// `echo` or an editor ends with and which no passphrase ACM accepts
+// contains.
+func readSecret(getenv func(string) string, name string) ([]byte, error) {
+	value, path := getenv(name), getenv(name+"_FILE")
+	switch {
+	case value != "" && path != "":
+		return nil, fmt.Errorf("set only one of %s and %s_FILE", name, name)
+	case path != "":
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("%s_FILE: %w", name, err)
+		}
+		b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+		if len(b) == 0 {
+			return nil, fmt.Errorf("%s_FILE: %s is empty", name, path)
+		}
+		return b, nil
+	case value != "":
 		return []byte(value), nil
 	}
 	return nil, nil
