@@ -64,6 +64,44 @@ var architectures = []struct {
 	}},
 }
 
+// withoutTemplate are the example stacks that no template is made from,
+// each with the reason. An example is a template's when it shows one of the
+// design's architectures; one that shows another way to run an
+// architecture a template already makes (a certificate source, say) is
+// documented in the README and docs/templates.md instead.
+var withoutTemplate = map[string]string{
+	"PassthroughACMCertificateFargate": "architecture 1 (public-services) with its certificate from ACM: a certificate source, not an architecture",
+}
+
+// checkEveryExampleIsCovered fails for an example stack that is neither made
+// by a template nor listed in withoutTemplate, and for an entry of
+// withoutTemplate that is no example stack or that a template makes after
+// all, so that a new example is a decision, not an oversight.
+func checkEveryExampleIsCovered(t *testing.T, examples map[string][]byte) {
+	t.Helper()
+	made := map[string]string{}
+	for _, arch := range architectures {
+		for _, v := range arch.variants {
+			for _, s := range v.stacks {
+				made[s] = arch.template
+			}
+		}
+	}
+	for name := range examples {
+		if _, ok := withoutTemplate[name]; !ok && made[name] == "" {
+			t.Errorf("the example stack %s is made by no template: add a template (docs/templates.md), or list it in withoutTemplate with the reason", name)
+		}
+	}
+	for name := range withoutTemplate {
+		if examples[name] == nil {
+			t.Errorf("withoutTemplate lists %s, which is no example stack (examples: %s)", name, keys(examples))
+		}
+		if tmpl := made[name]; tmpl != "" {
+			t.Errorf("withoutTemplate lists %s, which the template %s is made from", name, tmpl)
+		}
+	}
+}
+
 // repoRoot is the repository's root: the test runs in templates/.
 func repoRoot(t testing.TB) string {
 	t.Helper()
@@ -82,6 +120,7 @@ func TestTemplatesMakeAppsThatMatchTheExamples(t *testing.T) {
 	root := repoRoot(t)
 	env := toolEnv(t, root)
 	examples := synthesizeExamples(t, root, env)
+	checkEveryExampleIsCovered(t, examples)
 	flags := recommendedFlags(t, env)
 	for _, arch := range architectures {
 		t.Run(arch.template, func(t *testing.T) {

@@ -24,6 +24,9 @@ const (
 	PublicListenerPort = 443
 	// InternalListenerPort is open to Public's tasks only.
 	InternalListenerPort = 8443
+	// PublicTestListenerPort is the test listener of Public's blue/green
+	// deployments, open to its TLS verification hook only.
+	PublicTestListenerPort = 9443
 )
 
 // PublicAndInternalStackProps configures [NewPublicAndInternalStack].
@@ -40,7 +43,8 @@ type PublicAndInternalStackProps struct {
 // through the same NLB but at its private addresses, which a custom
 // resource publishes in a private hosted zone. The internal listener port is
 // not open to the internet: the NLB's security group admits Public's task
-// security group on it and nothing else.
+// security group on it and nothing else. Public deploys blue/green, with a
+// test listener that admits its TLS verification hook only.
 func NewPublicAndInternalStack(scope constructs.Construct, id string, props *PublicAndInternalStackProps) awscdk.Stack {
 	stack := awscdk.NewStack(scope, &id, &props.StackProps)
 	complyStrictly(stack, nil)
@@ -57,15 +61,29 @@ func NewPublicAndInternalStack(scope constructs.Construct, id string, props *Pub
 	})
 	lb.AddPrivateDNSName(zone, InternalRecordName)
 
-	newService := func(name string, port float64) *passthrough.Service {
+	newService := func(name string, port float64, blueGreen *passthrough.BlueGreenProps) *passthrough.Service {
 		service := tlsServerProps(props.Image, cert, false)
 		service.Cluster = cluster
 		service.LoadBalancer = lb
 		service.ListenerPort = jsii.Number(port)
+		if blueGreen != nil {
+			service.DeploymentStrategy = awsecs.DeploymentStrategy_BLUE_GREEN
+			service.BlueGreen = blueGreen
+		}
 		return passthrough.NewFargateService(stack, jsii.String(name), &passthrough.FargateServiceProps{ServiceProps: service})
 	}
-	public := newService("Public", PublicListenerPort)
-	internal := newService("Internal", InternalListenerPort)
+	// Public deploys blue/green: its new tasks get test traffic first, and
+	// a hook inside the VPC (a Lambda function that Passthrough builds from
+	// Go source while the app synthesizes) checks, at the load balancer's
+	// private name, that they serve a certificate valid for that name and
+	// not about to expire before production traffic moves to them. A
+	// deployment takes about half an hour instead of five minutes; to
+	// deploy Public rolling instead, pass nil here.
+	public := newService("Public", PublicListenerPort, &passthrough.BlueGreenProps{
+		TestListenerPort: jsii.Number(PublicTestListenerPort),
+		ServerNames:      []string{InternalRecordName + "." + InternalZoneName},
+	})
+	internal := newService("Internal", InternalListenerPort, nil)
 	// Public's containers find Internal's HOST:PORT in INTERNAL_ADDRESS.
 	internal.GrantConnect(public, "INTERNAL_ADDRESS")
 	acknowledgeAddressEnvironment(public, "INTERNAL_ADDRESS")

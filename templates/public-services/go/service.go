@@ -57,17 +57,22 @@ const shutdownTimeoutSeconds = passthrough.DefaultStopTimeout - 15
 
 // tlsServerProps are the ServiceProps every service shares: the image, its
 // certificate from the parameter's secret (with the client CA for mutual
-// TLS) and its shutdown budget in its environment. SERVICE_NAME, which
-// names the service in its certificate expiry metric, is left to
-// Passthrough's default, the stack's name and the service's path
-// ("Payments/Api"): services of the same name in different stacks stay
-// apart. A container health check that knows the image belongs here too
-// (ServiceProps.ContainerHealthCheck), and the user it runs as
-// (ServiceProps.User).
+// TLS) and its shutdown budget in its environment. With a nil cert the
+// props have no Certificate, and the caller sets one of its own (an ACM
+// certificate's: passthrough.NewExportedCertificate(...).Certificate()),
+// client CA field included. SERVICE_NAME, which names the service in its
+// certificate expiry metric, is left to Passthrough's default, the stack's
+// name and the service's path ("Payments/Api"): services of the same name
+// in different stacks stay apart. A container health check that knows the
+// image belongs here too (ServiceProps.ContainerHealthCheck), and the user
+// it runs as (ServiceProps.User).
 func tlsServerProps(image awsecs.ContainerImage, cert awssecretsmanager.ISecret, mutualTLS bool) passthrough.ServiceProps {
-	certificate := &passthrough.Certificate{Secret: cert}
-	if mutualTLS {
-		certificate.ClientCAField = jsii.String("clientCA")
+	var certificate *passthrough.Certificate
+	if cert != nil {
+		certificate = &passthrough.Certificate{Secret: cert}
+		if mutualTLS {
+			certificate.ClientCAField = jsii.String("clientCA")
+		}
 	}
 	return passthrough.ServiceProps{
 		Image:       image,

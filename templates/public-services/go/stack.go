@@ -84,6 +84,16 @@ func NewPublicServicesStack(scope constructs.Construct, id string, props *Public
 		service.LoadBalancer = lb
 		service.ListenerPort = jsii.Number(svc.listenerPort)
 		service.Alarms = &passthrough.AlarmProps{Topic: ops}
+		// A new value of the certificate secret (aws secretsmanager
+		// put-secret-value, or a rotation) rolls each service out by
+		// itself: an EventBridge rule on the secret's AWSCURRENT label
+		// starts a Step Functions state machine that forces a new
+		// deployment of the service, and the deployment's completion
+		// reaches the ops topic. It needs the secret in this stack's
+		// account and Region, where Secrets Manager sends its events; for
+		// a secret elsewhere, drop this line and run
+		// aws ecs update-service --force-new-deployment after each put.
+		service.Certificate.RollOut = jsii.Bool(true)
 		if svc.autoScaling {
 			service.AutoScaling = &passthrough.AutoScalingProps{MaxCapacity: jsii.Number(6)}
 		}
