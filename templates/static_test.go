@@ -244,3 +244,42 @@ func TestTemplatesHoldNoPlaceholders(t *testing.T) {
 		}
 	}
 }
+
+// An example stack that no template makes fails the template test unless
+// withoutTemplate gives the reason, and withoutTemplate names only example
+// stacks that no template makes (the list of examples is the example app's
+// stacks, which the slow test synthesizes).
+func TestExampleCoverageRequiresADecisionForEveryExample(t *testing.T) {
+	var all []string
+	for _, a := range architectures {
+		for _, v := range a.variants {
+			all = append(all, v.stacks...)
+		}
+	}
+	for name := range withoutTemplate {
+		all = append(all, name)
+	}
+	if p := exampleCoverage(slices.Clone(all), withoutTemplate); len(p) != 0 {
+		t.Errorf("every example made or listed: %q, want no problem", p)
+	}
+	for _, tc := range []struct {
+		name     string
+		examples []string
+		without  map[string]string
+		want     string
+	}{
+		{"a new example", append(slices.Clone(all), "PassthroughNew"), withoutTemplate,
+			"the example stack PassthroughNew is made by no template: add a template (docs/templates.md), or list it in withoutTemplate with the reason"},
+		{"a listed stack that is gone", slices.Clone(all), map[string]string{"PassthroughGone": "x"},
+			"withoutTemplate lists PassthroughGone, which is no example stack"},
+		{"a listed stack a template makes", slices.Clone(all), map[string]string{"PassthroughPublicServicesEC2": "x"},
+			"withoutTemplate lists PassthroughPublicServicesEC2, which the template public-services is made from"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := exampleCoverage(tc.examples, tc.without)
+			if !slices.ContainsFunc(p, func(s string) bool { return strings.HasPrefix(s, tc.want) }) {
+				t.Errorf("problems %q, want one starting %q", p, tc.want)
+			}
+		})
+	}
+}

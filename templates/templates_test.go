@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -73,12 +74,11 @@ var withoutTemplate = map[string]string{
 	"PassthroughACMCertificateFargate": "architecture 1 (public-services) with its certificate from ACM: a certificate source, not an architecture",
 }
 
-// checkEveryExampleIsCovered fails for an example stack that is neither made
-// by a template nor listed in withoutTemplate, and for an entry of
+// exampleCoverage returns a problem for each example stack that is neither
+// made by a template nor listed in withoutTemplate, and for each entry of
 // withoutTemplate that is no example stack or that a template makes after
 // all, so that a new example is a decision, not an oversight.
-func checkEveryExampleIsCovered(t *testing.T, examples map[string][]byte) {
-	t.Helper()
+func exampleCoverage(examples []string, without map[string]string) []string {
 	made := map[string]string{}
 	for _, arch := range architectures {
 		for _, v := range arch.variants {
@@ -87,19 +87,27 @@ func checkEveryExampleIsCovered(t *testing.T, examples map[string][]byte) {
 			}
 		}
 	}
-	for name := range examples {
-		if _, ok := withoutTemplate[name]; !ok && made[name] == "" {
-			t.Errorf("the example stack %s is made by no template: add a template (docs/templates.md), or list it in withoutTemplate with the reason", name)
+	sort.Strings(examples)
+	var problems []string
+	for _, name := range examples {
+		if _, ok := without[name]; !ok && made[name] == "" {
+			problems = append(problems, fmt.Sprintf("the example stack %s is made by no template: add a template (docs/templates.md), or list it in withoutTemplate with the reason", name))
 		}
 	}
-	for name := range withoutTemplate {
-		if examples[name] == nil {
-			t.Errorf("withoutTemplate lists %s, which is no example stack (examples: %s)", name, keys(examples))
+	var listed []string
+	for name := range without {
+		listed = append(listed, name)
+	}
+	sort.Strings(listed)
+	for _, name := range listed {
+		if !slices.Contains(examples, name) {
+			problems = append(problems, fmt.Sprintf("withoutTemplate lists %s, which is no example stack (examples: %s)", name, strings.Join(examples, ", ")))
 		}
 		if tmpl := made[name]; tmpl != "" {
-			t.Errorf("withoutTemplate lists %s, which the template %s is made from", name, tmpl)
+			problems = append(problems, fmt.Sprintf("withoutTemplate lists %s, which the template %s is made from", name, tmpl))
 		}
 	}
+	return problems
 }
 
 // repoRoot is the repository's root: the test runs in templates/.
@@ -120,7 +128,13 @@ func TestTemplatesMakeAppsThatMatchTheExamples(t *testing.T) {
 	root := repoRoot(t)
 	env := toolEnv(t, root)
 	examples := synthesizeExamples(t, root, env)
-	checkEveryExampleIsCovered(t, examples)
+	var exampleNames []string
+	for name := range examples {
+		exampleNames = append(exampleNames, name)
+	}
+	for _, p := range exampleCoverage(exampleNames, withoutTemplate) {
+		t.Error(p)
+	}
 	flags := recommendedFlags(t, env)
 	for _, arch := range architectures {
 		t.Run(arch.template, func(t *testing.T) {
