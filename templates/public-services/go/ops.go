@@ -7,7 +7,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 )
 
-// opsTopic is the SNS topic the services' alarms and rollback events go to.
+// opsTopic is the SNS topic the services' alarms, rollback events and
+// certificate rollouts' completions go to.
 // Subscribe to it after deploying (aws sns subscribe). It is encrypted with
 // its own KMS key, because CloudWatch alarms and EventBridge cannot publish
 // to a topic encrypted with the AWS managed SNS key: its key policy cannot
