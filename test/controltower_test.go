@@ -119,11 +119,12 @@ func controlTowerFailures(t testing.TB, templates []example) map[string][]string
 			t.Fatal(err)
 		}
 	}
+	selected := rulesFor(t, rules, templates)
 	outputs := make([][]byte, len(dirs))
 	errs := make([]error, len(dirs))
 	var wg sync.WaitGroup
 	for i, dir := range dirs {
-		wg.Go(func() { outputs[i], errs[i] = runCfnGuard(binary, rules, dir) })
+		wg.Go(func() { outputs[i], errs[i] = runCfnGuard(binary, selected, dir) })
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
@@ -139,11 +140,61 @@ func controlTowerFailures(t testing.TB, templates []example) map[string][]string
 	return failures
 }
 
-// runCfnGuard runs the rules on the templates in dir and returns its JSON
-// report.
-func runCfnGuard(binary, rules, dir string) ([]byte, error) {
-	cmd := exec.Command(binary, "validate", "--rules", rules, "--data", dir,
+// resourceType matches a resource type named in a Guard rule.
+var resourceType = regexp.MustCompile(`AWS::[A-Za-z0-9]+::[A-Za-z0-9]+`)
+
+// rulesFor returns the rule files, of those in rules, that query a resource
+// type at least one of templates holds. A Control Tower rule selects the
+// resources it checks by type (`Resources.*[ Type == 'AWS::...' ]`) and
+// reports SKIP on a template without them, so the others cannot fail here;
+// cfn-guard's time grows with the number of rule files times the size of
+// the template, and most of the 237 rules are for services these templates
+// do not use. A rule whose code names no type is always kept.
+func rulesFor(t testing.TB, rules string, templates []example) []string {
+	t.Helper()
+	present := map[string]bool{}
+	for _, ex := range templates {
+		resources, _ := ex.template["Resources"].(map[string]any)
+		for _, r := range resources {
+			if typ, ok := r.(map[string]any)["Type"].(string); ok {
+				present[typ] = true
+			}
+		}
+	}
+	files, err := filepath.Glob(filepath.Join(rules, "*", "*.guard"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no Control Tower rules in %s: %v", rules, err)
+	}
+	var selected []string
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var code strings.Builder
+		for line := range strings.Lines(string(raw)) {
+			if !strings.HasPrefix(strings.TrimSpace(line), "#") {
+				code.WriteString(line)
+			}
+		}
+		types := resourceType.FindAllString(code.String(), -1)
+		if len(types) == 0 || slices.ContainsFunc(types, func(typ string) bool { return present[typ] }) {
+			selected = append(selected, f)
+		}
+	}
+	return selected
+}
+
+// runCfnGuard runs the rule files on the templates in dir and returns its
+// JSON report.
+func runCfnGuard(binary string, rules []string, dir string) ([]byte, error) {
+	args := []string{"validate"}
+	for _, r := range rules {
+		args = append(args, "--rules", r)
+	}
+	args = append(args, "--data", dir,
 		"--type", "CFNTemplate", "--output-format", "json", "--show-summary", "none", "--structured")
+	cmd := exec.Command(binary, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

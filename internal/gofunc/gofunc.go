@@ -102,7 +102,8 @@ func Downloaded(downloadOutput []byte) (string, error) {
 // BuildArgs are the go command's arguments that build function name into
 // dir/bootstrap: reproducible (no paths, no VCS stamp, so the asset hash
 // depends on the source alone for a given Go release), stripped, and
-// without aws-lambda-go's RPC mode, which provided.al2023 never uses.
+// without aws-lambda-go's RPC mode, which provided.al2023 never uses. The
+// Makefile's functions-warm target compiles with the same flags.
 func BuildArgs(name, dir string) []string {
 	return []string{"build", "-trimpath", "-buildvcs=false", "-tags", "lambda.norpc",
 		"-ldflags=-s -w", "-o", filepath.Join(dir, Executable), "./" + name}

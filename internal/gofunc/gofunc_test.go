@@ -1,6 +1,8 @@
 package gofunc
 
 import (
+	"debug/elf"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -103,5 +105,44 @@ func TestBuildReportsTheGoCommandsMessage(t *testing.T) {
 	_, err := Build("nosuchfunction")
 	if err == nil || !strings.Contains(err.Error(), "nosuchfunction") || !strings.Contains(err.Error(), "go build") {
 		t.Errorf("Build error = %v, want the go build failure naming the function", err)
+	}
+}
+
+// Every function of the functions module builds into what Lambda's
+// provided.al2023 runtime on arm64 runs: a static linux/arm64 executable
+// named bootstrap (a dynamically linked one fails at its first invocation,
+// which no synthesis would notice).
+func TestEveryFunctionBuildsAStaticArm64Bootstrap(t *testing.T) {
+	entries, err := os.ReadDir(filepath.Join("..", "..", "functions"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	built := 0
+	for _, e := range entries {
+		main, _ := filepath.Glob(filepath.Join("..", "..", "functions", e.Name(), "main.go"))
+		if !e.IsDir() || len(main) == 0 {
+			continue
+		}
+		dir, err := Build(e.Name())
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name(), err)
+		}
+		f, err := elf.Open(filepath.Join(dir, Executable))
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name(), err)
+		}
+		if f.Machine != elf.EM_AARCH64 || f.OSABI != elf.ELFOSABI_NONE && f.OSABI != elf.ELFOSABI_LINUX {
+			t.Errorf("%s: built for %v/%v, want linux arm64", e.Name(), f.OSABI, f.Machine)
+		}
+		for _, p := range f.Progs {
+			if p.Type == elf.PT_INTERP {
+				t.Errorf("%s: dynamically linked (has an interpreter): provided.al2023 runs it without cgo's libraries", e.Name())
+			}
+		}
+		f.Close()
+		built++
+	}
+	if built < 2 {
+		t.Errorf("built %d functions, want at least tlscheck and certexport", built)
 	}
 }
