@@ -62,58 +62,18 @@ func readmeUsage() (string, error) {
 	return m[1], nil
 }
 
-// The README's usage is built and run by other processes (the go command,
-// then the app with its own jsii runtime), so TestMain starts that work
-// before the first test: it runs on the second core while this package's
-// tests keep its own jsii runtime busy, instead of after them (about 15 s
-// of a cold run's critical path).
-var readmeUsageRun struct {
-	once      sync.Once
-	done      chan struct{}
-	dir       string
-	templates []example
-	err       error
-}
+// readmeUsageRun builds and runs the README's usage in the background
+// (background_test.go).
+var readmeUsageRun = inBackground(synthesizeReadmeUsage)
 
-// startReadmeUsage starts building and running the README's usage, once.
-func startReadmeUsage() {
-	readmeUsageRun.once.Do(func() {
-		readmeUsageRun.done = make(chan struct{})
-		go func() {
-			defer close(readmeUsageRun.done)
-			dir, err := os.MkdirTemp("", "readmeapp-")
-			if err != nil {
-				readmeUsageRun.err = err
-				return
-			}
-			readmeUsageRun.dir = dir
-			readmeUsageRun.templates, readmeUsageRun.err = synthesizeReadmeUsage(dir)
-		}()
-	})
-}
-
-// stopReadmeUsage waits for the README's usage run, if one was started,
-// and removes its directory.
-func stopReadmeUsage() {
-	if readmeUsageRun.done == nil {
-		return
-	}
-	<-readmeUsageRun.done
-	if readmeUsageRun.dir != "" {
-		os.RemoveAll(readmeUsageRun.dir)
-	}
-}
-
-// readmeUsageTemplates returns the README's usage templates, starting the
-// run if TestMain did not (a -run that selects few tests).
+// readmeUsageTemplates returns the README's usage templates.
 func readmeUsageTemplates(t testing.TB) []example {
 	t.Helper()
-	startReadmeUsage()
-	<-readmeUsageRun.done
-	if readmeUsageRun.err != nil {
-		t.Fatal(readmeUsageRun.err)
+	templates, err := readmeUsageRun.wait()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return readmeUsageRun.templates
+	return templates
 }
 
 // synthesizeReadmeUsage builds the README's program in dir as a module of
