@@ -161,6 +161,14 @@ type suppressedViolation struct {
 	AcknowledgedAt string `json:"acknowledgedAt"`
 }
 
+// nagV3Run runs TestCdkNagV3Subprocess in a process of its own, in the
+// background (background_test.go).
+var nagV3Run = inBackground(func(string) ([]byte, error) {
+	cmd := exec.Command(os.Args[0], "-test.run", "^TestCdkNagV3Subprocess$", "-test.count=1")
+	cmd.Env = append(os.Environ(), nagV3Env+"=1")
+	return cmd.CombinedOutput()
+})
+
 // Every suppression in the templates (the library's, and the examples'
 // own) is also an aws-cdk-lib validation acknowledgement that a
 // policy-validation plugin's finding of that rule on that resource is
@@ -464,9 +472,7 @@ func TestCdkNagV3Subprocess(t *testing.T) {
 // reason), and nothing else but the findings of a deliberately
 // non-compliant bucket.
 func TestCdkNagV3FindsOnlyWhatNothingAcknowledges(t *testing.T) {
-	cmd := exec.Command(os.Args[0], "-test.run", "^TestCdkNagV3Subprocess$", "-test.count=1")
-	cmd.Env = append(os.Environ(), nagV3Env+"=1")
-	out, err := cmd.CombinedOutput()
+	out, err := nagV3Run.wait()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}

@@ -31,8 +31,8 @@ import (
 // runtime can be found; requestLog is empty otherwise.
 var requestLog = os.Getenv("PASSTHROUGH_JSII_REQUEST_LOG")
 
-// TestMain starts the README's usage in the background for a full run
-// (freshapp_test.go), and, for a benchmark run only, starts the jsii runtime
+// TestMain starts the work tests need from other processes before the
+// first test of a full run (background_test.go), and, for a benchmark run only, starts the jsii runtime
 // itself behind tee so that requests can be counted: jsii-runtime-go reads
 // JSII_RUNTIME when the Go packages are initialized, before TestMain runs,
 // so the test binary sets it and runs itself again, once. Tests do not pay
@@ -46,10 +46,14 @@ func TestMain(m *testing.M) {
 		}
 	}
 	if flag.Lookup("test.run").Value.String() == "" && !bench {
-		startReadmeUsage()
+		for _, b := range backgroundWork {
+			b.start()
+		}
 	}
 	code := m.Run()
-	stopReadmeUsage()
+	for _, b := range backgroundWork {
+		b.finish()
+	}
 	os.Exit(code)
 }
 
@@ -272,21 +276,35 @@ func BenchmarkExamples(b *testing.B) {
 	b.Run("all", func(b *testing.B) { run(b, func(app awscdk.App) { stacks.All(app) }) })
 }
 
+// roundTripCount runs TestSynthesisCostIsLinearInServices behind tee, in
+// the background (background_test.go).
+var roundTripCount = inBackground(func(string) (teeRun, error) {
+	var out bytes.Buffer
+	code, ok := runBehindTee([]string{"-test.run=^TestSynthesisCostIsLinearInServices$", "-test.v", "-test.count=1"}, &out, &out)
+	return teeRun{out: out.String(), code: code, ok: ok}, nil
+})
+
+// teeRun is the outcome of runBehindTee.
+type teeRun struct {
+	out  string
+	code int
+	ok   bool
+}
+
 // The work of synthesis grows linearly in the number of services: the jsii
 // round trips for 40 services are those for 10 plus 30 times what each of
 // services 3 to 10 cost, plus at most 5 %.
 func TestSynthesisCostIsLinearInServices(t *testing.T) {
 	if requestLog == "" {
 		// Only this test runs behind tee, in a process of its own.
-		var out bytes.Buffer
-		code, ok := runBehindTee([]string{"-test.run=^" + t.Name() + "$", "-test.v", "-test.count=1"}, &out, &out)
-		if !ok {
+		r, _ := roundTripCount.wait()
+		if !r.ok {
 			t.Skip("the jsii runtime was not found in the module cache, so round trips cannot be counted")
 		}
-		if code != 0 || !strings.Contains(out.String(), "--- PASS: "+t.Name()) {
-			t.Fatalf("counting round trips (exit %d):\n%s", code, out.String())
+		if r.code != 0 || !strings.Contains(r.out, "--- PASS: "+t.Name()) {
+			t.Fatalf("counting round trips (exit %d):\n%s", r.code, r.out)
 		}
-		t.Log(out.String())
+		t.Log(r.out)
 		return
 	}
 	ctx := cdktest.AppContext(t)

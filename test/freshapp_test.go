@@ -1,14 +1,11 @@
 package test
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -20,12 +17,14 @@ import (
 	"github.com/passthrough-cdk/passthrough/constructs/passthrough"
 	"github.com/passthrough-cdk/passthrough/examples/stacks"
 	"github.com/passthrough-cdk/passthrough/internal/cdktest"
+	"github.com/passthrough-cdk/passthrough/internal/golden"
 )
 
 // The guarantees must not depend on the repository's cdk.json: a user who
 // pastes the README's usage into a new app, whose cdk.json sets none of
-// aws-cdk-lib's feature flags, gets the same. These tests build that app
-// from the README itself, with no context at all, and run the examples'
+// aws-cdk-lib's feature flags, gets the same. These tests synthesize that
+// app from the README's own code (readmeusage_test.go), with no context at
+// all, and run the examples'
 // guarantee checks on it (forEachGuarantee), and on the example stacks in
 // an app without context too.
 
@@ -37,10 +36,6 @@ var (
 // readmeOptIn is the line of the README's usage that turns on
 // NewStrictCompliance, commented out there.
 const readmeOptIn = "// awscdk.Aspects_Of(stack).Add(passthrough.NewStrictCompliance(nil), nil)"
-
-// strictEnv makes the README's program, as the tests build it, run its
-// opt-in line: one build synthesizes the usage with and without it.
-const strictEnv = "PASSTHROUGH_README_STRICT"
 
 // readmeUsage returns the Go program of the README's "Usage" section: its
 // first code block.
@@ -62,157 +57,88 @@ func readmeUsage() (string, error) {
 	return m[1], nil
 }
 
-// The README's usage is built and run by other processes (the go command,
-// then the app with its own jsii runtime), so TestMain starts that work
-// before the first test: it runs on the second core while this package's
-// tests keep its own jsii runtime busy, instead of after them (about 15 s
-// of a cold run's critical path).
-var readmeUsageRun struct {
-	once      sync.Once
-	done      chan struct{}
-	dir       string
-	templates []example
-	err       error
+// readmeUsageFile is the README's usage, compiled into this package so that
+// its check costs no second link of aws-cdk-go and no second jsii runtime.
+const readmeUsageFile = "readmeusage_test.go"
+
+// readmeUsageSource turns the README's program into readmeUsageFile: the
+// same imports and statements, in a function of this package that returns
+// the app instead of a main. Three lines change, each checked to exist:
+// main's two defers go (jsii.Close would end this process's runtime;
+// ExitOnValidationError would exit it), and the commented-out opt-in runs
+// when strict is true.
+func readmeUsageSource(program string) (string, error) {
+	edits := []struct{ old, new string }{
+		{"package main\n", "// Code generated from README.md's Usage section by `go test ./test -update`. DO NOT EDIT.\n\npackage test\n"},
+		{"func main() {\n", "// readmeUsageApp is the README's main, returning its app.\nfunc readmeUsageApp(strict bool) awscdk.App {\n"},
+		{"\tdefer jsii.Close()\n", ""},
+		{"\tdefer passthrough.ExitOnValidationError() // invalid props: one line and exit 1, no stack trace\n", ""},
+		{"\t" + readmeOptIn + "\n", "\tif strict {\n\t\t" + strings.TrimPrefix(readmeOptIn, "// ") + "\n\t}\n"},
+		{"\tapp.Synth(nil)\n}\n", "\tapp.Synth(nil)\n\treturn app\n}\n"},
+	}
+	for _, e := range edits {
+		if strings.Count(program, e.old) != 1 {
+			return "", fmt.Errorf("the README's usage does not have the line %q exactly once; update readmeUsageSource", strings.TrimSpace(e.old))
+		}
+		program = strings.Replace(program, e.old, e.new, 1)
+	}
+	return program, nil
 }
 
-// startReadmeUsage starts building and running the README's usage, once.
-func startReadmeUsage() {
-	readmeUsageRun.once.Do(func() {
-		readmeUsageRun.done = make(chan struct{})
-		go func() {
-			defer close(readmeUsageRun.done)
-			dir, err := os.MkdirTemp("", "readmeapp-")
-			if err != nil {
-				readmeUsageRun.err = err
-				return
-			}
-			readmeUsageRun.dir = dir
-			readmeUsageRun.templates, readmeUsageRun.err = synthesizeReadmeUsage(dir)
-		}()
-	})
-}
-
-// stopReadmeUsage waits for the README's usage run, if one was started,
-// and removes its directory.
-func stopReadmeUsage() {
-	if readmeUsageRun.done == nil {
-		return
-	}
-	<-readmeUsageRun.done
-	if readmeUsageRun.dir != "" {
-		os.RemoveAll(readmeUsageRun.dir)
-	}
-}
-
-// readmeUsageTemplates returns the README's usage templates, starting the
-// run if TestMain did not (a -run that selects few tests).
-func readmeUsageTemplates(t testing.TB) []example {
-	t.Helper()
-	startReadmeUsage()
-	<-readmeUsageRun.done
-	if readmeUsageRun.err != nil {
-		t.Fatal(readmeUsageRun.err)
-	}
-	return readmeUsageRun.templates
-}
-
-// synthesizeReadmeUsage builds the README's program in dir as a module of
-// its own that requires this repository, runs it with no CDK context (no
-// CDK_CONTEXT_JSON: no feature flag is set), and returns its templates.
-func synthesizeReadmeUsage(dir string) ([]example, error) {
-	root := cdktest.RepoRoot()
-	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		return nil, err
-	}
-	goMod := strings.Replace(string(mod), "module github.com/passthrough-cdk/passthrough", "module readmeapp", 1)
-	goMod = strings.Replace(goMod, "ignore ./node_modules\n", "", 1)
-	goMod += "\nrequire github.com/passthrough-cdk/passthrough v0.0.0\n\nreplace github.com/passthrough-cdk/passthrough => " + root + "\n"
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	if err != nil {
-		return nil, err
-	}
+// The README's usage, compiled into this package, is exactly the README's
+// program; `go test ./test -update` rewrites it after the README changes.
+func TestReadmeUsageIsCompiledFromTheReadme(t *testing.T) {
 	program, err := readmeUsage()
 	if err != nil {
-		return nil, err
+		t.Fatal(err)
 	}
-	if !strings.Contains(program, readmeOptIn) || !strings.Contains(program, "import (\n") {
-		return nil, fmt.Errorf("the README's usage has no line %q to turn on", readmeOptIn)
+	source, err := readmeUsageSource(program)
+	if err != nil {
+		t.Fatal(err)
 	}
-	program = strings.Replace(program, readmeOptIn,
-		`if os.Getenv("`+strictEnv+`") != "" { `+strings.TrimPrefix(readmeOptIn, "// ")+` }`, 1)
-	program = strings.Replace(program, "import (\n", "import (\n\t\"os\"\n", 1)
-	for name, content := range map[string]string{"go.mod": goMod, "go.sum": string(sum), "main.go": program} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
-			return nil, err
-		}
-	}
-	build := exec.Command("go", "build", "-o", "app", ".")
-	build.Dir = dir
-	build.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off", "GOWORK=off")
-	if out, err := build.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("build the README's usage: %v\n%s", err, out)
-	}
-	// The two variants run side by side: each is a process of its own.
-	variants := []struct{ prefix, env string }{{"README/", ""}, {"README+Strict/", strictEnv + "=1"}}
-	results := make([][]example, len(variants))
-	errs := make([]error, len(variants))
-	var wg sync.WaitGroup
-	for i, variant := range variants {
-		wg.Go(func() {
-			results[i], errs[i] = runReadmeUsage(dir, variant.prefix, variant.env)
-		})
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		return nil, err
-	}
-	return slices.Concat(results...), nil
+	golden.Check(t, readmeUsageFile, []byte(source))
 }
 
-// runReadmeUsage runs the built README app once, with env added, and reads
-// the templates it wrote, named prefix + stack name.
-func runReadmeUsage(dir, prefix, env string) ([]example, error) {
-	out := filepath.Join(dir, "cdk.out"+strings.TrimSuffix(strings.TrimPrefix(prefix, "README"), "/"))
-	run := exec.Command(filepath.Join(dir, "app"))
-	run.Dir = dir
-	run.Env = append(withoutCDKEnv(os.Environ()), "CDK_OUTDIR="+out)
-	if env != "" {
-		run.Env = append(run.Env, env)
-	}
-	if msg, err := run.CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("run the README's usage (%s): %v\n%s", prefix, err, msg)
-	}
-	files, _ := filepath.Glob(filepath.Join(out, "*.template.json"))
-	if len(files) == 0 {
-		return nil, fmt.Errorf("the README's usage (%s) synthesized no template", prefix)
+// runReadmeUsage runs the README's main, reporting a panic (a jsii error,
+// a *ValidationError) as an error.
+func runReadmeUsage(strict bool) (app awscdk.App, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	return readmeUsageApp(strict), nil
+}
+
+// synthesizeReadmeUsage synthesizes the README's usage, with and without
+// its opt-in line, in apps with no CDK context (no feature flag is set),
+// and returns the templates.
+func synthesizeReadmeUsage(t testing.TB) []example {
+	t.Helper()
+	if v, ok := os.LookupEnv("CDK_CONTEXT_JSON"); ok {
+		t.Fatalf("CDK_CONTEXT_JSON is set (%.80s): the README's usage must synthesize without context", v)
 	}
 	var templates []example
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
+	for _, variant := range []struct {
+		prefix string
+		strict bool
+	}{{"README/", false}, {"README+Strict/", true}} {
+		app, err := runReadmeUsage(variant.strict)
 		if err != nil {
-			return nil, err
+			t.Fatalf("the README's usage (%s): %v", variant.prefix, err)
 		}
-		var tpl map[string]any
-		if err := json.Unmarshal(raw, &tpl); err != nil {
-			return nil, err
-		}
-		name := prefix + strings.TrimSuffix(filepath.Base(f), ".template.json")
-		templates = append(templates, example{name: name, template: tpl})
-	}
-	return templates, nil
-}
-
-// withoutCDKEnv drops the CDK_* variables a CDK CLI run would set, so that
-// the app sees no context.
-func withoutCDKEnv(env []string) []string {
-	var out []string
-	for _, kv := range env {
-		if !strings.HasPrefix(kv, "CDK_") {
-			out = append(out, kv)
+		// The app synthesized into a directory of its own choosing (it
+		// has no CDK_OUTDIR), which nothing else reads.
+		t.Cleanup(func() { os.RemoveAll(*app.Outdir()) })
+		for _, stack := range *app.Synth(nil).Stacks() {
+			tpl, _ := stack.Template().(map[string]any)
+			templates = append(templates, example{name: variant.prefix + *stack.StackName(), template: tpl})
 		}
 	}
-	return out
+	if len(templates) == 0 {
+		t.Fatal("the README's usage synthesized no template")
+	}
+	return templates
 }
 
 // readmeEC2Stack is the README's EC2 variant, in a stack of an app with no
@@ -239,7 +165,7 @@ func readmeEC2Stack(t testing.TB, strict bool) awscdk.Stack {
 func readmeTemplates(t *testing.T) []example {
 	t.Helper()
 	freshOnce.Do(func() {
-		freshTemplates = slices.Clone(readmeUsageTemplates(t))
+		freshTemplates = synthesizeReadmeUsage(t)
 		stack := readmeEC2Stack(t, false)
 		freshTemplates = append(freshTemplates, example{name: "README/" + *stack.StackName(), template: cdktest.TemplateOf(t, stack).JSON()})
 		stack = readmeEC2Stack(t, true)
