@@ -114,21 +114,31 @@ func (e *exporter) reconcile(ctx context.Context) (outcome, error) {
 // secretSerial is the serial in the certificate secret, or "" when the
 // secret has no value yet or holds no serial (a placeholder).
 func (e *exporter) secretSerial(ctx context.Context) (string, error) {
+	fields, err := e.secretFields(ctx)
+	if err != nil {
+		return "", err
+	}
+	s, _ := fields[fieldSerial].(string)
+	return normalizeSerial(s), nil
+}
+
+// secretFields is the certificate secret's JSON object: empty when the
+// secret has no value yet or its value is not a JSON object.
+func (e *exporter) secretFields(ctx context.Context) (map[string]any, error) {
 	v, err := e.secrets.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: &e.certificateSecret})
 	var notFound *smtypes.ResourceNotFoundException
 	switch {
 	case errors.As(err, &notFound):
 		// A secret created without a value has no AWSCURRENT version.
-		return "", nil
+		return map[string]any{}, nil
 	case err != nil:
-		return "", fmt.Errorf("reading the certificate secret: %w", err)
+		return nil, fmt.Errorf("reading the certificate secret: %w", err)
 	}
 	var fields map[string]any
-	if json.Unmarshal([]byte(aws.ToString(v.SecretString)), &fields) != nil {
-		return "", nil
+	if json.Unmarshal([]byte(aws.ToString(v.SecretString)), &fields) != nil || fields == nil {
+		return map[string]any{}, nil
 	}
-	s, _ := fields[fieldSerial].(string)
-	return normalizeSerial(s), nil
+	return fields, nil
 }
 
 // export exports the certificate under the passphrase and puts it in the
@@ -151,7 +161,13 @@ func (e *exporter) export(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("exporting the certificate: %w", err)
 	}
-	value, serial, err := secretValue(aws.ToString(exp.Certificate), aws.ToString(exp.CertificateChain), aws.ToString(exp.PrivateKey))
+	// The secret's other fields (a mutual TLS service's client CA bundle,
+	// say) are the user's: every export keeps them.
+	keep, err := e.secretFields(ctx)
+	if err != nil {
+		return "", err
+	}
+	value, serial, err := secretValue(aws.ToString(exp.Certificate), aws.ToString(exp.CertificateChain), aws.ToString(exp.PrivateKey), keep)
 	if err != nil {
 		return "", err
 	}
@@ -191,9 +207,10 @@ func versionToken(serial string) string {
 }
 
 // secretValue checks what ExportCertificate returned and makes the secret's
-// JSON: the leaf followed by the chain (the order a TLS server sends), the
-// encrypted key, and the leaf's serial in ACM's notation.
-func secretValue(certPEM, chainPEM, keyPEM string) (value, serial string, err error) {
+// JSON: the fields of keep, and over them the leaf followed by the chain
+// (the order a TLS server sends), the encrypted key, and the leaf's serial
+// in ACM's notation.
+func secretValue(certPEM, chainPEM, keyPEM string, keep map[string]any) (value, serial string, err error) {
 	block, _ := pem.Decode([]byte(certPEM))
 	if block == nil || block.Type != "CERTIFICATE" {
 		return "", "", errors.New("the export holds no PEM certificate")
@@ -207,11 +224,14 @@ func secretValue(certPEM, chainPEM, keyPEM string) (value, serial string, err er
 		return "", "", errors.New("the export holds no encrypted PKCS#8 private key (ENCRYPTED PRIVATE KEY)")
 	}
 	serial = colonHex(leaf.SerialNumber.Bytes())
-	b, err := json.Marshal(map[string]string{
-		fieldCertificate: strings.TrimRight(certPEM, "\n") + "\n" + strings.TrimLeft(chainPEM, "\n"),
-		fieldPrivateKey:  keyPEM,
-		fieldSerial:      serial,
-	})
+	fields := make(map[string]any, len(keep)+3)
+	for k, v := range keep {
+		fields[k] = v
+	}
+	fields[fieldCertificate] = strings.TrimRight(certPEM, "\n") + "\n" + strings.TrimLeft(chainPEM, "\n")
+	fields[fieldPrivateKey] = keyPEM
+	fields[fieldSerial] = serial
+	b, err := json.Marshal(fields)
 	if err != nil {
 		return "", "", err
 	}

@@ -202,6 +202,27 @@ func TestRenewedCertificateReplacesTheOldOne(t *testing.T) {
 	}
 }
 
+// A renewal replaces the certificate, key and serial and keeps the secret's
+// other fields: a mutual TLS service's client CA bundle lives there too.
+func TestRenewalKeepsTheSecretsOtherFields(t *testing.T) {
+	a := issued(t, 0x78)
+	s := &fakeSecrets{values: map[string]string{passphraseARN: passphrase,
+		secretARN: `{"certificate":"old","privateKey":"old","serial":"0a:1b:2c","clientCA":"-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n"}`}}
+	if _, err := newExporter(a, s).reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var fields map[string]string
+	if err := json.Unmarshal([]byte(s.values[secretARN]), &fields); err != nil {
+		t.Fatal(err)
+	}
+	if fields["clientCA"] != "-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n" {
+		t.Errorf("clientCA after the export: %q", fields["clientCA"])
+	}
+	if fields["serial"] != "78" || fields["privateKey"] != encryptedKey || fields["certificate"] == "old" {
+		t.Errorf("the export did not replace certificate, key and serial: %v", fields)
+	}
+}
+
 func TestPendingValidationExportsNothingAndIsNotOutOfSync(t *testing.T) {
 	a := &fakeACM{status: acmtypes.CertificateStatusPendingValidation}
 	s := &fakeSecrets{values: map[string]string{passphraseARN: passphrase}}
