@@ -240,9 +240,9 @@ func tlsServerProps(workload Workload, cert awssecretsmanager.ISecret, mutualTLS
 	var certificate *passthrough.Certificate
 	if cert != nil {
 		certificate = &passthrough.Certificate{Secret: cert}
-	}
-	if mutualTLS {
-		certificate.ClientCAField = jsii.String("clientCA")
+		if mutualTLS {
+			certificate.ClientCAField = jsii.String("clientCA")
+		}
 	}
 	return passthrough.ServiceProps{
 		Image:       workload.Image,
