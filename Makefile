@@ -61,6 +61,14 @@ synth: $(TOOLS)
 test: $(TOOLS)
 	$(MAKE) --no-print-directory -j4 -O lint format test-root test-tlsserver test-functions integ-check
 
+# The longest chain of the gate is the root module's: go vet compiles
+# aws-cdk-go, then the two test binaries link and synthesize through jsii.
+# The parts off that chain (the deploy tests' AWS SDK compile, the
+# functions' unit tests) run at the lowest CPU priority, so that on 2
+# cores they fill the time the chain leaves idle instead of slowing it.
+# Not the TLS server's tests: they measure deadlines.
+BACKGROUND := nice -n 19
+
 format:
 	@unformatted="$$(gofmt -l $$(git ls-files '*.go'))"; \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change: $$unformatted"; exit 1; fi
@@ -90,14 +98,14 @@ test-tlsserver:
 # The Lambda functions' module (functions/, its own go.mod): vet and unit
 # tests on fake AWS clients; the constructs' tests build the functions too.
 test-functions:
-	cd functions && go vet ./... && go test -count=1 ./...
+	cd functions && $(BACKGROUND) go vet ./... && $(BACKGROUND) go test -count=1 ./...
 
 # The deploy tests (test/integ, a module of its own so that the AWS SDK never
 # becomes a requirement of the library) need an AWS account to run; here
 # they are compiled and vetted with their build tag, and their parts that
 # need no AWS run as ordinary tests. Running them: docs/integ.md.
 integ-check:
-	cd test/integ && go vet -tags integ ./... && go test -count=1 ./...
+	cd test/integ && $(BACKGROUND) go vet -tags integ ./... && $(BACKGROUND) go test -count=1 ./...
 
 # Fuzzes the props validation: any panic other than a *ValidationError, or a
 # synthesis error for props that passed validation, fails. A failing input
