@@ -63,8 +63,8 @@ test: $(TOOLS)
 
 # The longest chain of the gate is the root module's: go vet compiles
 # aws-cdk-go, then the two test binaries link and synthesize through jsii.
-# The parts off that chain (the deploy tests' AWS SDK compile, the
-# functions' unit tests) run at the lowest CPU priority, so that on 2
+# The parts off that chain (actionlint's compile, the deploy tests' AWS SDK
+# compile, the functions' unit tests) run at the lowest CPU priority, so that on 2
 # cores they fill the time the chain leaves idle instead of slowing it.
 # Not the TLS server's tests: they measure deadlines.
 BACKGROUND := nice -n 19
@@ -136,8 +136,8 @@ templates: $(TOOLS)
 # pinned version through `go run` and is not in go.mod: a library's go.mod
 # requirements are forced on every module that uses it.
 lint:
-	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
-	go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 templates/*/go/.github/workflows/*.yml
+	$(BACKGROUND) go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
+	$(BACKGROUND) go run github.com/rhysd/actionlint/cmd/actionlint@v1.7.12 templates/*/go/.github/workflows/*.yml
 
 tools: $(TOOLS)
 
