@@ -223,56 +223,56 @@ func loadConfig(getenv func(string) string) (*config, error) {
 	return cfg, nil
 }
 
-// readPEM returns the PEM text from the variable name or from the file named
-// by name_FILE, or nil when neither is set. Setting both is an error rather
-// than a silent precedence rule, because a stale variable left in a task
-// definition would otherwise win unnoticed.
-func readPEM(getenv func(string) string, name string) ([]byte, error) {
+// readVariable returns the value of the variable name, or the content of
+// the file named by name_FILE (fromFile), or nil when neither is set.
+// Setting both is an error rather than a silent precedence rule, because a
+// stale variable left in a task definition would otherwise win unnoticed.
+func readVariable(getenv func(string) string, name string) (b []byte, fromFile bool, err error) {
 	value, path := getenv(name), getenv(name+"_FILE")
 	switch {
 	case value != "" && path != "":
-		return nil, fmt.Errorf("set only one of %s and %s_FILE", name, name)
+		return nil, false, fmt.Errorf("set only one of %s and %s_FILE", name, name)
 	case path != "":
 		b, err := os.ReadFile(path)
 		if err != nil {
-			return nil, fmt.Errorf("%s_FILE: %w", name, err)
+			return nil, true, fmt.Errorf("%s_FILE: %w", name, err)
 		}
-		return b, nil
+		return b, true, nil
 	case value != "":
-		// A PEM pasted into a JSON secret often ends up with literal "\n"
-		// sequences instead of newlines; accept that rather than fail on
-		// a formatting accident.
-		if !strings.Contains(value, "\n") {
-			value = strings.ReplaceAll(value, `\n`, "\n")
-		}
-		return []byte(value), nil
+		return []byte(value), false, nil
 	}
-	return nil, nil
+	return nil, false, nil
 }
 
-// readSecret is readPEM for a value that is not PEM, a passphrase: taken
-// as it is, except for one trailing newline, which a file written by
-// `echo` or an editor ends with and which no passphrase ACM accepts
-// contains.
-func readSecret(getenv func(string) string, name string) ([]byte, error) {
-	value, path := getenv(name), getenv(name+"_FILE")
-	switch {
-	case value != "" && path != "":
-		return nil, fmt.Errorf("set only one of %s and %s_FILE", name, name)
-	case path != "":
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return nil, fmt.Errorf("%s_FILE: %w", name, err)
-		}
-		b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
-		if len(b) == 0 {
-			return nil, fmt.Errorf("%s_FILE: %s is empty", name, path)
-		}
-		return b, nil
-	case value != "":
-		return []byte(value), nil
+// readPEM reads PEM text with readVariable.
+func readPEM(getenv func(string) string, name string) ([]byte, error) {
+	b, fromFile, err := readVariable(getenv, name)
+	if err != nil || b == nil || fromFile {
+		return b, err
 	}
-	return nil, nil
+	// A PEM pasted into a JSON secret often ends up with literal "\n"
+	// sequences instead of newlines; accept that rather than fail on a
+	// formatting accident.
+	if !bytes.Contains(b, []byte("\n")) {
+		b = bytes.ReplaceAll(b, []byte(`\n`), []byte("\n"))
+	}
+	return b, nil
+}
+
+// readSecret reads a value that is not PEM, a passphrase, with
+// readVariable: taken as it is, except that a file loses one trailing
+// newline, which a file written by `echo` or an editor ends with and which
+// no passphrase ACM accepts contains.
+func readSecret(getenv func(string) string, name string) ([]byte, error) {
+	b, fromFile, err := readVariable(getenv, name)
+	if err != nil || !fromFile {
+		return b, err
+	}
+	b = bytes.TrimSuffix(bytes.TrimSuffix(b, []byte("\n")), []byte("\r"))
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%s_FILE: %s is empty", name, getenv(name+"_FILE"))
+	}
+	return b, nil
 }
 
 func parsePort(s string) (string, error) {
