@@ -1,7 +1,6 @@
 package test
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
@@ -57,33 +56,45 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// runBehindTee runs this test binary again with args and the jsii runtime
-// behind tee, and returns its exit code; ok is false when the embedded
-// runtime cannot be found, and nothing ran.
-func runBehindTee(args []string, stdout, stderr io.Writer) (code int, ok bool) {
+// teeRuntime is the environment that makes a new process of this test
+// binary run its jsii runtime behind tee, logging requests to a new file,
+// and a function that removes the file; ok is false when the embedded
+// runtime cannot be found.
+func teeRuntime() (env []string, remove func(), ok bool) {
 	entry := jsiiRuntimeEntrypoint()
 	if entry == "" {
-		return 0, false
+		return nil, nil, false
 	}
 	f, err := os.CreateTemp("", "jsii-requests-*.log")
 	if err != nil {
-		return 0, false
+		return nil, nil, false
 	}
 	f.Close()
-	defer os.Remove(f.Name())
 	node := "node"
 	if n := os.Getenv("JSII_NODE"); n != "" {
 		node = n
 	}
+	return []string{
+		"PASSTHROUGH_JSII_REQUEST_LOG=" + f.Name(),
+		fmt.Sprintf("JSII_RUNTIME=tee -a %q | %q %q", f.Name(), node, entry),
+	}, func() { os.Remove(f.Name()) }, true
+}
+
+// runBehindTee runs this test binary again with args and the jsii runtime
+// behind tee, and returns its exit code; ok is false when the embedded
+// runtime cannot be found, and nothing ran.
+func runBehindTee(args []string, stdout, stderr io.Writer) (code int, ok bool) {
+	env, remove, ok := teeRuntime()
+	if !ok {
+		return 0, false
+	}
+	defer remove()
 	self, err := os.Executable()
 	if err != nil {
 		return 0, false
 	}
-	env := append(os.Environ(),
-		"PASSTHROUGH_JSII_REQUEST_LOG="+f.Name(),
-		fmt.Sprintf("JSII_RUNTIME=tee -a %q | %q %q", f.Name(), node, entry))
 	cmd := exec.Command(self, args...)
-	cmd.Env, cmd.Stdout, cmd.Stderr = env, stdout, stderr
+	cmd.Env, cmd.Stdout, cmd.Stderr = append(os.Environ(), env...), stdout, stderr
 	err = cmd.Run()
 	var exit *exec.ExitError
 	switch {
@@ -276,36 +287,15 @@ func BenchmarkExamples(b *testing.B) {
 	b.Run("all", func(b *testing.B) { run(b, func(app awscdk.App) { stacks.All(app) }) })
 }
 
-// roundTripCount runs TestSynthesisCostIsLinearInServices behind tee, in
-// the background (background_test.go).
-var roundTripCount = inBackground(func(string) (teeRun, error) {
-	var out bytes.Buffer
-	code, ok := runBehindTee([]string{"-test.run=^TestSynthesisCostIsLinearInServices$", "-test.v", "-test.count=1"}, &out, &out)
-	return teeRun{out: out.String(), code: code, ok: ok}, nil
-})
-
-// teeRun is the outcome of runBehindTee.
-type teeRun struct {
-	out  string
-	code int
-	ok   bool
-}
-
 // The work of synthesis grows linearly in the number of services: the jsii
 // round trips for 40 services are those for 10 plus 30 times what each of
 // services 3 to 10 cost, plus at most 5 %.
 func TestSynthesisCostIsLinearInServices(t *testing.T) {
-	if requestLog == "" {
-		// Only this test runs behind tee, in a process of its own.
-		r, _ := roundTripCount.wait()
-		if !r.ok {
-			t.Skip("the jsii runtime was not found in the module cache, so round trips cannot be counted")
-		}
-		if r.code != 0 || !strings.Contains(r.out, "--- PASS: "+t.Name()) {
-			t.Fatalf("counting round trips (exit %d):\n%s", r.code, r.out)
-		}
-		t.Log(r.out)
+	if offloaded(t) {
 		return
+	}
+	if requestLog == "" {
+		t.Skip("the jsii runtime was not found in the module cache, so round trips cannot be counted")
 	}
 	ctx := cdktest.AppContext(t)
 	count := func(n int) int {
