@@ -163,7 +163,7 @@ type suppressedViolation struct {
 
 // nagV3Run runs TestCdkNagV3Subprocess in a process of its own, in the
 // background (background_test.go).
-var nagV3Run = inBackground(func(string) ([]byte, error) {
+var nagV3Run = inBackground(func() ([]byte, error) {
 	cmd := exec.Command(os.Args[0], "-test.run", "^TestCdkNagV3Subprocess$", "-test.count=1")
 	cmd.Env = append(os.Environ(), nagV3Env+"=1")
 	return cmd.CombinedOutput()

@@ -29,7 +29,7 @@ var offloadedTests = []string{
 // offloadRun runs the second process, with its jsii runtime behind tee so
 // that TestSynthesisCostIsLinearInServices can count round trips (it skips
 // when the runtime cannot be found).
-var offloadRun = inBackground(func(string) (string, error) {
+var offloadRun = inBackground(func() (string, error) {
 	cmd := exec.Command(os.Args[0], "-test.run=^("+strings.Join(offloadedTests, "|")+")$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), offloadEnv+"=1")
 	if env, remove, ok := teeRuntime(); ok {
